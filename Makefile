@@ -1,0 +1,78 @@
+# retrain-trigger: every target sets up what it needs. `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+SCORES ?= data/reference_drift_scores.csv
+SOURCE ?= dynamodb
+OUT ?= demo-output
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv sam-cli demo test lint typecheck pytest unit functional e2e sam-validate sam-build cfn-lint bench clean
+
+help:
+	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
+	@echo "make test                                                  ruff, mypy, pytest (unit, functional, e2e), sam validate --lint, sam build, cfn-lint"
+	@echo "make bench                                                 AWS calls, wall time, import time and RSS against a naive baseline"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# SAM CLI lives in its own venv: it pins boto3 and pulls awscrt.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+sam-cli: $(SAM_VENV)/.installed
+
+demo: venv
+	$(BIN)/python -m retrain_trigger_local.demo --scores $(SCORES) --source $(SOURCE) --out $(OUT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+functional: venv
+	$(BIN)/pytest tests/functional
+
+e2e: venv
+	$(BIN)/pytest tests/e2e
+
+sam-validate: sam-cli
+	$(SAM) validate --lint
+
+# sam build needs a real python3.12 (the Lambda runtime); scripts/python312 finds one or says there is none.
+sam-build: sam-cli
+	@py312=$$(scripts/python312); \
+	if [ -z "$$py312" ]; then echo "SKIPPED: sam build: no python3.12 on this machine (install one to build)"; exit 0; fi; \
+	PATH="$$py312:$$PATH" $(SAM) build --cached --parallel
+
+cfn-lint: venv
+	$(BIN)/cfn-lint template.yaml
+
+test: lint typecheck pytest sam-validate sam-build cfn-lint
+
+bench: venv
+	$(BIN)/python -m retrain_trigger_local.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache

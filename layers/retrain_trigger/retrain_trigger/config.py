@@ -1,0 +1,256 @@
+"""The monitor configuration document: `defaults` plus a list of `monitors`, each overriding any default.
+
+Validated per monitor, so one broken monitor is reported (by id and field) and the others still run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from retrain_trigger.errors import ConfigError
+
+_COMPACT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _compact_duration(value: Any) -> Any:
+    """Accept '90s', '15m', '6h', '1d', '2w' besides pydantic's ISO 8601 ('PT6H') and plain seconds."""
+    if isinstance(value, str) and (match := _COMPACT.match(value)):
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_compact_duration)]
+Level = Annotated[float, AfterValidator(_finite)]
+ActionKind = Literal["sagemaker", "sqs", "eventbridge", "sns"]
+MissingData = Literal["missing", "ignore", "breaching", "not_breaching"]
+MonitorId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+# The order actions run in: the pipeline first, so the alert can carry its execution ARN.
+ACTION_ORDER: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge", "sns")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DynamoDBSource(_Frozen):
+    """Scores are items in the score table: key (monitor_id, timestamp), the score in `score_attribute`."""
+
+    type: Literal["dynamodb"] = "dynamodb"
+    table: str | None = None  # default: the deployment's ScoreTable
+    score_attribute: str = "drift_score"
+
+
+class CloudWatchSource(_Frozen):
+    """Scores are a CloudWatch metric; guards are metrics of the same namespace and dimensions."""
+
+    type: Literal["cloudwatch"] = "cloudwatch"
+    namespace: str
+    metric_name: str = "drift_score"
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    stat: Literal["Average", "Maximum", "Minimum", "Sum", "SampleCount"] = "Average"
+    period: Duration = timedelta(days=1)
+
+
+class Guard(_Frozen):
+    """A second condition a retraining needs, e.g. `{"metric": "accuracy", "below": 0.85}`."""
+
+    metric: str
+    below: Level | None = None
+    above: Level | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Guard:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("a guard takes exactly one of 'below' or 'above'")
+        return self
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return value < self.below if self.below is not None else value > self.above  # type: ignore[operator]
+
+    def describe(self) -> str:
+        return f"{self.metric} < {self.below}" if self.below is not None else f"{self.metric} > {self.above}"
+
+
+class PipelineConfig(_Frozen):
+    name: str
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class ActionsConfig(_Frozen):
+    on_alert: tuple[Literal["sns", "eventbridge"], ...] = ("sns",)
+    on_retrain: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge", "sns")
+    pipeline: PipelineConfig | None = None
+
+    @model_validator(mode="after")
+    def _pipeline_named(self) -> ActionsConfig:
+        if "sagemaker" in self.on_retrain and self.pipeline is None:
+            raise ValueError("on_retrain includes 'sagemaker' but no pipeline is configured")
+        return self
+
+
+class MonitorConfig(_Frozen):
+    """One watched model. See the README's configuration table for each key's meaning."""
+
+    id: MonitorId
+    source: DynamoDBSource | CloudWatchSource = Field(default_factory=DynamoDBSource, discriminator="type")
+    critical: Level
+    reset: Level | None = None
+    warning: Level | None = None
+    warning_reset: Level | None = None
+    datapoints_to_trigger: int = Field(default=1, ge=1)
+    evaluation_periods: int = Field(default=1, ge=1, le=100)
+    missing_data: MissingData = "missing"
+    max_age: Duration | None = None
+    guards: tuple[Guard, ...] = ()
+    grace_period: Duration = timedelta(days=1)
+    cooldown: Duration = timedelta(days=7)
+    retrain_on_persisting_drift: bool = False
+    max_retrains_per_episode: int = Field(default=3, ge=1)
+    retraining_timeout: Duration = timedelta(days=2)
+    every: Duration | None = None
+    mode: Literal["active", "shadow", "muted"] = "active"
+    muted_until: datetime | None = None
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> MonitorConfig:
+        if self.reset is not None and self.reset > self.critical:
+            raise ValueError("reset must not be above critical")
+        if self.warning is not None and self.warning >= self.critical:
+            raise ValueError("warning must be below critical")
+        if self.warning_reset is not None and (self.warning is None or self.warning_reset > self.warning):
+            raise ValueError("warning_reset needs a warning level and must not be above it")
+        if self.datapoints_to_trigger > self.evaluation_periods:
+            raise ValueError("datapoints_to_trigger must not exceed evaluation_periods")
+        if self.mode == "muted" and self.muted_until is None:
+            raise ValueError("mode 'muted' needs muted_until")
+        if self.muted_until is not None and self.muted_until.tzinfo is None:
+            raise ValueError("muted_until needs a timezone, e.g. 2024-08-01T00:00:00Z")
+        return self
+
+    # Derived levels: the engine reads these, never the raw optional fields.
+    @property
+    def reset_level(self) -> float:
+        return self.critical if self.reset is None else self.reset
+
+    @property
+    def warning_reset_level(self) -> float | None:
+        return self.warning if self.warning_reset is None else self.warning_reset
+
+    @property
+    def staleness(self) -> timedelta:
+        """`max_age`, by default one datapoint period more than the evaluation window spans."""
+        if self.max_age is not None:
+            return self.max_age
+        period = self.source.period if isinstance(self.source, CloudWatchSource) else self.every or timedelta(days=1)
+        return period * (self.evaluation_periods + 1)
+
+    @property
+    def guard_metrics(self) -> tuple[str, ...]:
+        return tuple(g.metric for g in self.guards)
+
+    def acting_at(self, now: datetime) -> bool:
+        """False in shadow mode and while muted: decisions are made and logged, nothing is sent."""
+        if self.mode == "shadow":
+            return False
+        return not (self.muted_until is not None and now < self.muted_until)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated configuration: the monitors that parsed, the errors of those that did not."""
+
+    version: str
+    monitors: tuple[MonitorConfig, ...]
+    errors: tuple[ConfigError, ...] = ()
+    by_id: Mapping[str, MonitorConfig] = field(default_factory=dict)
+
+    def get(self, monitor_id: str) -> MonitorConfig | None:
+        return self.by_id.get(monitor_id)
+
+
+def config_version(document: Mapping[str, Any]) -> str:
+    """A short content hash of the canonical document, recorded with every decision."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(document)"
+    return ConfigError(monitor_id, location, first["msg"])
+
+
+def parse_catalog(document: Any) -> Catalog:
+    """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one."""
+    if not isinstance(document, Mapping):
+        raise ConfigError("*", "(document)", "the configuration must be an object with 'defaults' and 'monitors'")
+    unknown = set(document) - {"defaults", "monitors", "version", "description"}
+    if unknown:
+        raise ConfigError("*", ",".join(sorted(unknown)), "unknown top-level key")
+    defaults = document.get("defaults", {})
+    monitors = document.get("monitors")
+    if not isinstance(defaults, Mapping):
+        raise ConfigError("*", "defaults", "must be an object")
+    if not isinstance(monitors, Sequence) or isinstance(monitors, str) or not monitors:
+        raise ConfigError("*", "monitors", "must be a non-empty list")
+    if "id" in defaults:
+        raise ConfigError("*", "defaults.id", "an id belongs to a monitor, not to the defaults")
+
+    parsed: list[MonitorConfig] = []
+    errors: list[ConfigError] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(monitors):
+        monitor_id = str(raw.get("id", f"#{index}")) if isinstance(raw, Mapping) else f"#{index}"
+        if not isinstance(raw, Mapping):
+            errors.append(ConfigError(monitor_id, "(monitor)", "must be an object"))
+            continue
+        if monitor_id in seen:
+            errors.append(ConfigError(monitor_id, "id", "duplicate monitor id"))
+            continue
+        seen.add(monitor_id)
+        try:
+            parsed.append(MonitorConfig.model_validate({**defaults, **raw}))
+        except ValidationError as error:
+            errors.append(_config_error(monitor_id, error))
+    return Catalog(
+        version=config_version(document),
+        monitors=tuple(parsed),
+        errors=tuple(errors),
+        by_id={m.id: m for m in parsed},
+    )
+
+
+def parse_catalog_json(text: str) -> Catalog:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError("*", "(document)", f"not valid JSON: {error}") from error
+    return parse_catalog(document)

@@ -1,0 +1,228 @@
+"""The domain's immutable values: what a monitor observed, the state it is in, and what it decided."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from retrain_trigger.config import ActionKind
+from retrain_trigger.errors import BadInput
+
+
+class Status(StrEnum):
+    OK = "OK"  # armed, below the warning level
+    WARNING = "WARNING"  # armed, warning level breached: alerted once
+    ALARM = "ALARM"  # episode open, critical, no retraining running (blocked, failed, or drift persists)
+    RETRAINING = "RETRAINING"  # episode open, retraining started and not finished
+    RETRAINED = "RETRAINED"  # episode open, retraining succeeded, waiting for the score to fall below reset
+
+
+ARMED = frozenset({Status.OK, Status.WARNING})
+
+NoticeEvent = Literal[
+    "warning",  # warning level crossed
+    "critical",  # critical breached but retraining blocked (guards, grace, cooldown, cap, mode)
+    "retrain_started",  # the retraining actions
+    "escalation",  # drift persists after a successful retraining
+    "recovered",  # back to OK
+    "retrain_failed",  # pipeline failed, stopped or timed out
+]
+Severity = Literal["warning", "critical", "recovered", "escalation", "error"]
+
+SEVERITY: Mapping[str, Severity] = {
+    "warning": "warning",
+    "critical": "critical",
+    "retrain_started": "critical",
+    "escalation": "escalation",
+    "recovered": "recovered",
+    "retrain_failed": "error",
+    "evaluation_error": "error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One datapoint: the drift score at a time, with the guard metrics read at the same time."""
+
+    at: datetime
+    score: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def checked(cls, monitor_id: str, at: datetime, score: object, metrics: Mapping[str, object] | None = None) -> Observation:
+        """Build an Observation from untrusted values, naming the monitor and the field on failure."""
+        if at.tzinfo is None:
+            raise BadInput(monitor_id, "timestamp", f"{at.isoformat()} has no timezone")
+        return cls(
+            at=at,
+            score=_finite_number(monitor_id, "drift_score", score),
+            metrics={name: _finite_number(monitor_id, name, value) for name, value in (metrics or {}).items()},
+        )
+
+
+def _finite_number(monitor_id: str, field_name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(str(value)) if _looks_numeric(value) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise BadInput(monitor_id, field_name, f"not a number: {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise BadInput(monitor_id, field_name, f"not a finite number: {number}")
+    return number
+
+
+def _looks_numeric(value: object) -> bool:
+    # boto3's DynamoDB deserializer yields Decimal; CloudWatch yields float. Strings are bad input.
+    return type(value).__name__ == "Decimal"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Notice(_Record):
+    """What happened, for the alert text and the retraining request. Rendered only when an action runs."""
+
+    event: NoticeEvent
+    score: float | None = None
+    datapoint_at: datetime | None = None
+    reason: str = ""
+    episode_id: str | None = None
+    attempt: int = 0
+    decided_at: datetime
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.event]
+
+
+class ActionRecord(_Record):
+    """One side effect of a committed transition. Its key is derived from the episode and never changes."""
+
+    kind: ActionKind
+    key: str
+    notice: Notice
+    status: Literal["pending", "done"] = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    result: str | None = None  # message id, execution ARN, event id
+
+
+class Episode(_Record):
+    """One drift episode: from the datapoint that breached critical until the score falls below reset."""
+
+    id: str
+    opened_at: datetime
+    trigger_score: float | None  # None when only missing data (counted as breaching) breached
+    retrains: int = 0  # retraining attempts started in this episode
+    retrain_started_at: datetime | None = None
+    execution_arn: str | None = None
+    last_attempt_failed: bool = False
+    retry_not_before: datetime | None = None
+    escalated: bool = False
+
+
+class MonitorState(_Record):
+    """The committed state of one monitor. `version` 0 means it was never written."""
+
+    monitor_id: str
+    status: Status = Status.OK
+    version: int = 0
+    episode: Episode | None = None
+    grace_until: datetime | None = None
+    last_retrain_at: datetime | None = None
+    last_score: float | None = None
+    last_datapoint_at: datetime | None = None
+    actions: tuple[ActionRecord, ...] = ()
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    config_version: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def pending(self) -> tuple[ActionRecord, ...]:
+        return tuple(a for a in self.actions if a.status == "pending")
+
+
+def episode_id(monitor_id: str, datapoint_at: datetime) -> str:
+    """Derived from the monitor and the triggering datapoint, so every retry derives the same id."""
+    return f"{monitor_id}@{datapoint_at.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def idempotency_key(episode: str, attempt: int, event: str) -> str:
+    return f"{episode}#{attempt}:{event}"
+
+
+def token(key: str, length: int = 64) -> str:
+    """An opaque, fixed-length form of a key, for APIs that limit characters (ClientRequestToken, dedup ids)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:length]
+
+
+Outcome = Literal[
+    "transition",  # the status or the episode changed: committed, history written
+    "unchanged",  # evaluated, nothing to commit
+    "insufficient_data",  # missing_data=missing and no fresh datapoint: state kept, reported
+    "ignored_missing",  # missing_data=ignore and no fresh datapoint: state kept
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer for one monitor at one time. `state` is what to commit if `changed`."""
+
+    monitor_id: str
+    outcome: Outcome
+    before: MonitorState
+    state: MonitorState
+    reason: str
+    score: float | None = None
+    datapoint_at: datetime | None = None
+    breaches: int = 0
+    window: int = 0
+    guards: Mapping[str, bool] = field(default_factory=dict)
+    new_actions: tuple[ActionRecord, ...] = ()
+    suppressed: tuple[str, ...] = ()  # actions shadow/muted mode did not send
+
+    @property
+    def changed(self) -> bool:
+        return self.state != self.before
+
+    def as_log(self) -> dict[str, object]:
+        return {
+            "monitor_id": self.monitor_id,
+            "outcome": self.outcome,
+            "state_before": self.before.status.value,
+            "state_after": self.state.status.value,
+            "score": self.score,
+            "datapoint_at": self.datapoint_at.isoformat() if self.datapoint_at else None,
+            "breaches": f"{self.breaches}/{self.window}",
+            "guards": dict(self.guards),
+            "episode_id": self.state.episode.id if self.state.episode else None,
+            "actions": [f"{a.kind}:{a.notice.event}" for a in self.new_actions],
+            "suppressed": list(self.suppressed),
+            "reason": self.reason,
+        }
+
+
+LifecycleKind = Literal["executing", "succeeded", "failed", "stopped", "deployed"]
+
+
+class LifecycleEvent(_Record):
+    """A retraining's progress or a deployment, normalised from SageMaker's or the project bus's event."""
+
+    kind: LifecycleKind
+    at: datetime
+    monitor_id: str | None = None
+    execution_arn: str | None = None
+    episode_id: str | None = None
+    detail: str = ""

@@ -1,0 +1,102 @@
+"""The small interfaces the orchestration talks to. Adapters implement them with boto3; tests may use moto."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from retrain_trigger.config import Catalog, MonitorConfig
+from retrain_trigger.errors import RetrainTriggerError
+from retrain_trigger.model import MonitorState, Observation
+
+
+class ConfigSource(Protocol):
+    def load(self) -> Catalog: ...
+
+
+class ScoreSource(Protocol):
+    def latest(
+        self, monitors: Sequence[MonitorConfig], now: datetime
+    ) -> Mapping[str, Sequence[Observation] | RetrainTriggerError]:
+        """For each monitor, its most recent `evaluation_periods` datapoints (oldest first), or the error
+        that made them unreadable: BadInput (names the field) or RetryableError. Batched across monitors.
+        Datapoints later than `now` are returned too: the engine rejects them as bad input."""
+        ...
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A transition as kept in the state table's history (with a TTL)."""
+
+    monitor_id: str
+    at: datetime
+    version: int
+    before: str
+    after: str
+    reason: str
+    config_version: str
+    score: float | None = None
+    episode_id: str | None = None
+    actions: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StateStore(Protocol):
+    def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState]:
+        """Current states, batched; a monitor never written comes back as MonitorState(version=0)."""
+        ...
+
+    def commit(self, state: MonitorState, expected_version: int, history: HistoryEntry | None) -> MonitorState:
+        """Write `state` as version expected_version + 1 if the stored version is still expected_version
+        (0: not stored yet), together with its history entry. Raises StaleState if it lost."""
+        ...
+
+    def find_by_execution(self, execution_arn: str) -> str | None:
+        """The monitor whose retraining runs as this pipeline execution."""
+        ...
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    text: str
+    payload: Mapping[str, Any]
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    body: Mapping[str, Any]
+    group_id: str
+    deduplication_id: str
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PipelineStart:
+    pipeline_name: str
+    parameters: Mapping[str, str]
+    client_request_token: str
+    display_name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    detail_type: str
+    detail: Mapping[str, Any]
+    resources: tuple[str, ...] = ()
+
+
+class ActionGateway(Protocol):
+    """Each call returns an id of what it created (message id, execution ARN, event id)."""
+
+    def publish_alert(self, alert: Alert) -> str: ...
+
+    def send_retrain_request(self, message: QueueMessage) -> str: ...
+
+    def start_pipeline(self, start: PipelineStart) -> str: ...
+
+    def put_event(self, event: BusEvent) -> str: ...

@@ -1,0 +1,29 @@
+"""The functions' environment, read once per container in one cached function (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state_table_name: str = Field(alias="STATE_TABLE_NAME")
+    score_table_name: str = Field(default="", alias="SCORE_TABLE_NAME")
+    alert_topic_arn: str = Field(default="", alias="ALERT_TOPIC_ARN")
+    retrain_queue_url: str = Field(default="", alias="RETRAIN_QUEUE_URL")
+    event_bus_name: str = Field(default="", alias="EVENT_BUS_NAME")
+    config_parameter_name: str = Field(alias="CONFIG_PARAMETER_NAME")
+    config_max_age_seconds: int = Field(default=60, alias="CONFIG_MAX_AGE_SECONDS", ge=0)
+    tick_minutes: int = Field(default=60, alias="TICK_MINUTES", ge=1)
+    history_ttl_days: int = Field(default=90, alias="HISTORY_TTL_DAYS", ge=1)
+    lease_seconds: int = Field(default=900, alias="LEASE_SECONDS", ge=1)
+    event_source: str = Field(default="retrain-trigger", alias="EVENT_SOURCE")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,76 @@
+"""Builders for engine specs: a monitor, datapoints by day, and a replay that commits like the store would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from retrain_trigger.config import MonitorConfig
+from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, Status
+from retrain_trigger.policy import evaluate, on_lifecycle
+
+T0 = datetime(2024, 8, 1, tzinfo=UTC)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+def monitor(**overrides: Any) -> MonitorConfig:
+    base: dict[str, Any] = {
+        "id": "churn-model",
+        "critical": 0.2,
+        "reset": 0.15,
+        "every": "1d",
+        "grace_period": "1d",
+        "cooldown": "7d",
+        "retraining_timeout": "30d",
+        "actions": {"pipeline": {"name": "churn-model-retraining"}},
+    }
+    return MonitorConfig.model_validate({**base, **overrides})
+
+
+def obs(n: float, score: float, **metrics: float) -> Observation:
+    return Observation(at=day(n), score=score, metrics=metrics)
+
+
+@dataclass
+class Replay:
+    """Feeds one datapoint a day through the engine and commits each decision, as the evaluator does."""
+
+    config: MonitorConfig
+    state: MonitorState = field(default_factory=lambda: MonitorState(monitor_id="churn-model"))
+    history: list[tuple[float, float | None]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def _commit(self, decision: Decision) -> Decision:
+        if decision.changed:
+            done = tuple(a.model_copy(update={"status": "done"}) for a in decision.state.actions)
+            self.state = decision.state.model_copy(update={"version": self.state.version + 1, "actions": done})
+        self.decisions.append(decision)
+        return decision
+
+    def score(self, n: float, value: float | None, **metrics: float) -> Decision:
+        """Record the day-n datapoint (None: no datapoint that day) and evaluate at that time."""
+        self.history.append((n, value))
+        window = [obs(d, v, **metrics) for d, v in self.history if v is not None][-self.config.evaluation_periods :]
+        return self._commit(evaluate(self.config, self.state, window, day(n), "v1"))
+
+    def scores(self, start: float, values: Iterable[float | None]) -> list[Decision]:
+        return [self.score(start + i, v) for i, v in enumerate(values)]
+
+    def lifecycle(self, n: float, kind: str, **fields: Any) -> Decision:
+        event = LifecycleEvent(kind=kind, at=day(n), **fields)  # type: ignore[arg-type]
+        return self._commit(on_lifecycle(self.config, self.state, event, "v1"))
+
+    def retrains(self) -> list[Decision]:
+        return [d for d in self.decisions if any(a.notice.event == "retrain_started" for a in d.new_actions)]
+
+    def notices(self) -> list[str]:
+        return [d.new_actions[0].notice.event for d in self.decisions if d.new_actions]
+
+    @property
+    def status(self) -> Status:
+        return self.state.status

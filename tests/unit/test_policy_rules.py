@@ -1,0 +1,420 @@
+"""The rules of the policy engine, one behaviour per test. No AWS anywhere in here."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from retrain_trigger.errors import BadInput
+from retrain_trigger.model import MonitorState, Observation, Status
+from retrain_trigger.policy import evaluate, is_due
+
+from .scenario import Replay, day, monitor, obs
+
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference_drift_scores.csv"
+
+
+# --- once per episode, hysteresis ---------------------------------------------------------------------------
+
+
+def test_retraining_fires_once_per_episode_while_breaches_continue() -> None:
+    replay = Replay(monitor())
+    replay.scores(0, [0.05, 0.25, 0.30, 0.27, 0.26])
+
+    assert len(replay.retrains()) == 1
+    assert replay.retrains()[0].datapoint_at == day(1)
+    assert replay.status is Status.RETRAINING
+
+
+def test_flapping_between_019_and_021_with_reset_015_gives_exactly_one_retraining() -> None:
+    replay = Replay(monitor(reset=0.15, cooldown="1d", grace_period="0s"))
+    replay.score(0, 0.19)
+    replay.score(1, 0.21)
+    replay.lifecycle(1.5, "succeeded")
+    replay.scores(2, [0.19, 0.21] * 10)
+
+    assert len(replay.retrains()) == 1
+
+
+def test_does_not_retrigger_until_score_falls_below_reset() -> None:
+    replay = Replay(monitor(reset=0.15, cooldown="0s", grace_period="0s", retrain_on_persisting_drift=True))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [0.17, 0.16, 0.15])  # not below 0.15: still disarmed
+
+    assert replay.status is Status.RETRAINED
+    assert len(replay.retrains()) == 1
+
+
+def test_rearms_below_reset_and_the_next_breach_opens_a_new_episode() -> None:
+    replay = Replay(monitor(reset=0.15, cooldown="1d", grace_period="0s"))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.score(2, 0.10)
+    assert replay.status is Status.OK
+    replay.score(3, 0.24)
+
+    first, second = replay.retrains()
+    assert first.state.episode and second.state.episode
+    assert first.state.episode.id == "churn-model@20240801T000000Z"
+    assert second.state.episode.id == "churn-model@20240804T000000Z"
+
+
+def test_a_score_exactly_at_critical_is_not_above_it() -> None:
+    replay = Replay(monitor(critical=0.2))
+    replay.score(0, 0.2)
+
+    assert replay.status is Status.OK
+    assert replay.retrains() == []
+
+
+# --- no retraining loop ---------------------------------------------------------------------------------------
+
+
+def test_persisting_drift_after_retraining_escalates_instead_of_looping() -> None:
+    replay = Replay(monitor(grace_period="1d", cooldown="2d"))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [0.26, 0.27, 0.28, 0.29, 0.30, 0.31])
+
+    assert len(replay.retrains()) == 1
+    assert replay.notices().count("escalation") == 1
+    assert replay.status is Status.ALARM
+
+
+def test_persisting_drift_retrains_again_only_after_cooldown_when_configured() -> None:
+    replay = Replay(monitor(grace_period="1d", cooldown="3d", retrain_on_persisting_drift=True))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [0.26, 0.27])  # day 1: grace; day 2: cooldown from day 0 still runs
+    assert len(replay.retrains()) == 1
+    replay.score(3, 0.28)  # cooldown over
+
+    assert len(replay.retrains()) == 2
+    assert replay.retrains()[1].new_actions[0].key == "churn-model@20240801T000000Z#2:retrain_started"
+
+
+def test_retrainings_per_episode_are_capped() -> None:
+    replay = Replay(
+        monitor(grace_period="0s", cooldown="0s", retrain_on_persisting_drift=True, max_retrains_per_episode=2)
+    )
+    for n in range(6):
+        replay.score(n, 0.3)
+        replay.lifecycle(n + 0.5, "succeeded")
+
+    assert len(replay.retrains()) == 2
+
+
+# --- grace period ---------------------------------------------------------------------------------------------
+
+
+def test_no_retraining_fires_during_the_grace_period_after_a_deploy() -> None:
+    replay = Replay(monitor(grace_period="2d"))
+    replay.lifecycle(0, "deployed")
+    decision = replay.score(1, 0.3)
+
+    assert replay.retrains() == []
+    assert replay.status is Status.ALARM
+    assert "grace period until 2024-08-03" in decision.reason
+
+
+def test_a_model_drifting_after_its_deploy_grace_is_retrained_once_grace_ends() -> None:
+    replay = Replay(monitor(grace_period="2d"))
+    replay.lifecycle(0, "deployed")
+    replay.score(1, 0.3)
+    assert replay.retrains() == []
+    replay.score(2, 0.3)  # grace ends at day 2
+
+    assert len(replay.retrains()) == 1
+
+
+def test_no_escalation_during_the_grace_period_after_a_retraining() -> None:
+    replay = Replay(monitor(grace_period="3d"))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [0.3, 0.3])
+
+    assert replay.status is Status.RETRAINED
+    assert "escalation" not in replay.notices()
+
+
+# --- missing and stale data -----------------------------------------------------------------------------------
+
+
+def test_missing_data_under_missing_never_triggers_and_keeps_the_state() -> None:
+    config = monitor(missing_data="missing", max_age="1d")
+    state = MonitorState(monitor_id="churn-model", status=Status.WARNING, version=4)
+
+    decision = evaluate(config, state, [], day(5))
+
+    assert decision.outcome == "insufficient_data"
+    assert decision.state == state
+    assert decision.new_actions == ()
+
+
+def test_a_stale_datapoint_counts_as_missing_and_never_triggers() -> None:
+    config = monitor(missing_data="missing", max_age="1d")
+    state = MonitorState(monitor_id="churn-model")
+
+    decision = evaluate(config, state, [obs(0, 0.9)], day(3))
+
+    assert decision.outcome == "insufficient_data"
+    assert decision.state == state
+
+
+def test_missing_data_ignore_keeps_the_state_without_reporting_insufficient_data() -> None:
+    state = MonitorState(monitor_id="churn-model", status=Status.WARNING, version=2)
+
+    decision = evaluate(monitor(missing_data="ignore"), state, [], day(5))
+
+    assert decision.outcome == "ignored_missing"
+    assert decision.state == state
+
+
+def test_missing_data_as_breaching_alerts_but_never_retrains_without_a_real_datapoint() -> None:
+    decision = evaluate(monitor(missing_data="breaching"), MonitorState(monitor_id="churn-model"), [], day(5))
+
+    assert decision.state.status is Status.ALARM
+    assert [a.notice.event for a in decision.new_actions] == ["critical"]
+    assert "no real datapoint breached" in decision.reason
+
+
+def test_missing_data_as_not_breaching_lets_a_warning_recover() -> None:
+    state = MonitorState(monitor_id="churn-model", status=Status.WARNING, version=1)
+
+    decision = evaluate(monitor(warning=0.1, missing_data="not_breaching"), state, [], day(5))
+
+    assert decision.state.status is Status.OK
+    assert [a.notice.event for a in decision.new_actions] == ["recovered"]
+
+
+# --- M of N ---------------------------------------------------------------------------------------------------
+
+
+def test_m_of_n_needs_m_breaching_datapoints_among_the_last_n() -> None:
+    replay = Replay(monitor(datapoints_to_trigger=2, evaluation_periods=3))
+    replay.scores(0, [0.25, 0.1, 0.1, 0.25])
+    assert replay.retrains() == []
+    replay.score(4, 0.22)
+
+    (retrain,) = replay.retrains()
+    assert retrain.breaches == 2
+    assert retrain.state.episode and retrain.state.episode.opened_at == day(4)
+
+
+# --- warning and recovery -------------------------------------------------------------------------------------
+
+
+def test_a_warning_alert_goes_out_once_when_the_warning_level_is_crossed() -> None:
+    replay = Replay(monitor(warning=0.1))
+    replay.scores(0, [0.05, 0.12, 0.13, 0.11, 0.14])
+
+    assert replay.notices() == ["warning"]
+    assert replay.status is Status.WARNING
+
+
+def test_a_recovery_alert_goes_out_when_the_monitor_returns_to_ok() -> None:
+    replay = Replay(monitor(warning=0.1))
+    replay.scores(0, [0.12, 0.05])
+
+    assert replay.notices() == ["warning", "recovered"]
+    assert replay.status is Status.OK
+
+
+def test_warning_reset_keeps_a_warning_from_flapping() -> None:
+    replay = Replay(monitor(warning=0.1, warning_reset=0.08))
+    replay.scores(0, [0.11, 0.09, 0.11, 0.09, 0.07])
+
+    assert replay.notices() == ["warning", "recovered"]
+
+
+def test_recovery_after_a_retraining_is_announced_when_the_score_falls_below_reset() -> None:
+    replay = Replay(monitor(grace_period="1d"))
+    replay.score(0, 0.25)
+    replay.lifecycle(0.5, "succeeded")
+    replay.score(1, 0.05)
+
+    assert replay.status is Status.OK
+    assert replay.notices()[-1] == "recovered"
+    assert replay.state.episode is None
+
+
+# --- combined conditions --------------------------------------------------------------------------------------
+
+
+def test_drift_with_a_guard_that_does_not_hold_only_alerts() -> None:
+    replay = Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}]))
+    decision = replay.score(0, 0.3, accuracy=0.91)
+
+    assert replay.retrains() == []
+    assert [a.notice.event for a in decision.new_actions] == ["critical"]
+    assert decision.guards == {"accuracy < 0.85": False}
+
+
+def test_retraining_starts_in_the_same_episode_once_the_guard_holds() -> None:
+    replay = Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}]))
+    replay.score(0, 0.3, accuracy=0.91)
+    replay.score(1, 0.3, accuracy=0.80)
+
+    (retrain,) = replay.retrains()
+    assert retrain.new_actions[0].key == "churn-model@20240801T000000Z#1:retrain_started"
+
+
+def test_a_missing_guard_metric_does_not_hold() -> None:
+    replay = Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}]))
+    replay.score(0, 0.3)
+
+    assert replay.retrains() == []
+    assert replay.status is Status.ALARM
+
+
+# --- pipeline failure -----------------------------------------------------------------------------------------
+
+
+def test_a_failed_pipeline_alerts_and_rearms_after_cooldown() -> None:
+    replay = Replay(monitor(cooldown="2d"))
+    replay.score(0, 0.3)
+    failed = replay.lifecycle(0.5, "failed", detail="step Train failed")
+    assert [a.notice.event for a in failed.new_actions] == ["retrain_failed"]
+    assert failed.new_actions[0].notice.severity == "error"
+    replay.scores(1, [0.3, 0.3])  # day 1, 2: back-off until day 2.5
+    assert len(replay.retrains()) == 1
+    replay.score(3, 0.3)
+
+    assert len(replay.retrains()) == 2
+    assert replay.retrains()[1].new_actions[0].key.endswith("#2:retrain_started")
+
+
+def test_a_retraining_that_never_reports_times_out_as_a_failure() -> None:
+    replay = Replay(monitor(retraining_timeout="2d"))
+    replay.score(0, 0.3)
+    replay.score(1, 0.3)
+    assert replay.status is Status.RETRAINING
+    decision = replay.score(2, 0.3)
+
+    assert decision.state.status is Status.ALARM
+    assert [a.notice.event for a in decision.new_actions] == ["retrain_failed"]
+
+
+def test_a_status_event_for_another_execution_is_ignored() -> None:
+    replay = Replay(monitor())
+    replay.score(0, 0.3)
+    replay.lifecycle(0.1, "executing", execution_arn="arn:exec/mine")
+    decision = replay.lifecycle(0.5, "failed", execution_arn="arn:exec/someone-else")
+
+    assert not decision.changed
+    assert replay.status is Status.RETRAINING
+
+
+def test_an_executing_event_records_the_execution_arn() -> None:
+    replay = Replay(monitor())
+    replay.score(0, 0.3)
+    replay.lifecycle(0.1, "executing", execution_arn="arn:exec/mine")
+
+    assert replay.state.episode and replay.state.episode.execution_arn == "arn:exec/mine"
+
+
+# --- modes ----------------------------------------------------------------------------------------------------
+
+
+def test_shadow_mode_decides_and_logs_but_never_acts() -> None:
+    replay = Replay(monitor(mode="shadow"))
+    decision = replay.score(0, 0.3)
+
+    assert decision.new_actions == ()
+    assert decision.suppressed == ("sns:critical",)
+    assert "shadow mode: would retrain" in decision.reason
+    assert replay.state.episode is not None
+
+
+def test_a_muted_monitor_acts_again_after_muted_until() -> None:
+    replay = Replay(monitor(mode="muted", muted_until="2024-08-03T00:00:00Z"))
+    replay.scores(0, [0.3, 0.3])
+    assert replay.retrains() == []
+    replay.score(2, 0.3)
+
+    assert len(replay.retrains()) == 1
+
+
+# --- actions and keys -----------------------------------------------------------------------------------------
+
+
+def test_retrain_actions_start_the_pipeline_first_and_alert_last_with_one_episode_key() -> None:
+    decision = Replay(monitor()).score(0, 0.3)
+
+    assert [a.kind for a in decision.new_actions] == ["sagemaker", "sqs", "eventbridge", "sns"]
+    assert {a.key for a in decision.new_actions} == {"churn-model@20240801T000000Z#1:retrain_started"}
+    assert all(a.notice.episode_id == "churn-model@20240801T000000Z" for a in decision.new_actions)
+
+
+def test_reevaluating_a_committed_decision_fires_nothing_again() -> None:
+    config, window = monitor(), [obs(0, 0.3)]
+    first = evaluate(config, MonitorState(monitor_id="churn-model"), window, day(0))
+    committed = first.state.model_copy(update={"version": 1})
+
+    again = evaluate(config, committed, window, day(0))
+
+    assert not again.changed
+    assert again.new_actions == ()
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+
+def test_a_future_datapoint_is_bad_input_naming_the_monitor_and_the_field() -> None:
+    with pytest.raises(BadInput) as error:
+        evaluate(monitor(), MonitorState(monitor_id="churn-model"), [obs(2, 0.3)], day(1))
+
+    assert (error.value.monitor_id, error.value.field) == ("churn-model", "timestamp")
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), "0.3", None, True])
+def test_a_score_that_is_not_a_finite_number_is_bad_input(score: object) -> None:
+    with pytest.raises(BadInput) as error:
+        Observation.checked("churn-model", day(0), score)
+
+    assert error.value.field == "drift_score"
+
+
+def test_a_naive_timestamp_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="timestamp"):
+        Observation.checked("churn-model", datetime(2024, 8, 1), 0.1)  # noqa: DTZ001
+
+
+# --- due monitors ---------------------------------------------------------------------------------------------
+
+
+def test_a_daily_monitor_is_due_only_in_the_hourly_tick_that_crosses_midnight() -> None:
+    hour = timedelta(hours=1)
+    ticks = [datetime(2024, 8, 1, h, 5, tzinfo=UTC) for h in range(24)]
+
+    due = [t.hour for t in ticks if is_due(timedelta(days=1), t, hour)]
+
+    assert due == [0]
+
+
+def test_a_monitor_without_every_is_due_at_every_tick() -> None:
+    assert is_due(None, datetime(2024, 8, 1, 13, 7, tzinfo=UTC), timedelta(minutes=15))
+
+
+# --- the reference scenario -----------------------------------------------------------------------------------
+
+
+def test_the_reference_scenario_retrains_once_on_2024_08_09_and_never_before() -> None:
+    with REFERENCE.open() as handle:
+        rows = [(datetime.fromisoformat(r["timestamp"]), float(r["drift_score"])) for r in csv.DictReader(handle)]
+    config = monitor(warning=0.1)
+    state = MonitorState(monitor_id="churn-model")
+    retrain_days = []
+    for at, score in rows:
+        decision = evaluate(config, state, [Observation(at=at, score=score)], at)
+        if decision.changed:
+            state = decision.state.model_copy(update={"version": state.version + 1})
+        if any(a.notice.event == "retrain_started" for a in decision.new_actions):
+            retrain_days.append(at.date().isoformat())
+
+    assert len(rows) == 30
+    assert retrain_days == ["2024-08-09"]
