@@ -42,8 +42,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The two handlers are both called app.py, so mypy checks them one at a time.
 typecheck: venv
 	$(BIN)/mypy
+	$(BIN)/mypy functions/evaluator/app.py
+	$(BIN)/mypy functions/lifecycle/app.py
 
 pytest: venv
 	$(BIN)/pytest

@@ -34,7 +34,7 @@ _CfnLoader.add_multi_constructor("!", _construct)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open() as handle:
-        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(handle, Loader=_CfnLoader)
     assert isinstance(document, dict)
     return document
 

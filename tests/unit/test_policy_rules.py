@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from retrain_trigger.errors import BadInput
 from retrain_trigger.model import MonitorState, Observation, Status
 from retrain_trigger.policy import evaluate, is_due
@@ -381,7 +380,7 @@ def test_a_score_that_is_not_a_finite_number_is_bad_input(score: object) -> None
 
 def test_a_naive_timestamp_is_bad_input() -> None:
     with pytest.raises(BadInput, match="timestamp"):
-        Observation.checked("churn-model", datetime(2024, 8, 1), 0.1)  # noqa: DTZ001
+        Observation.checked("churn-model", datetime(2024, 8, 1), 0.1)
 
 
 # --- due monitors ---------------------------------------------------------------------------------------------

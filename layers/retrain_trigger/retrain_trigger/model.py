@@ -56,7 +56,9 @@ class Observation:
     metrics: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
-    def checked(cls, monitor_id: str, at: datetime, score: object, metrics: Mapping[str, object] | None = None) -> Observation:
+    def checked(
+        cls, monitor_id: str, at: datetime, score: object, metrics: Mapping[str, object] | None = None
+    ) -> Observation:
         """Build an Observation from untrusted values, naming the monitor and the field on failure."""
         if at.tzinfo is None:
             raise BadInput(monitor_id, "timestamp", f"{at.isoformat()} has no timezone")
@@ -181,6 +183,7 @@ class Decision:
     """The engine's answer for one monitor at one time. `state` is what to commit if `changed`."""
 
     monitor_id: str
+    at: datetime
     outcome: Outcome
     before: MonitorState
     state: MonitorState
@@ -190,6 +193,7 @@ class Decision:
     breaches: int = 0
     window: int = 0
     guards: Mapping[str, bool] = field(default_factory=dict)
+    thresholds: Mapping[str, float | None] = field(default_factory=dict)
     new_actions: tuple[ActionRecord, ...] = ()
     suppressed: tuple[str, ...] = ()  # actions shadow/muted mode did not send
 
@@ -200,6 +204,7 @@ class Decision:
     def as_log(self) -> dict[str, object]:
         return {
             "monitor_id": self.monitor_id,
+            "at": self.at.isoformat(),
             "outcome": self.outcome,
             "state_before": self.before.status.value,
             "state_after": self.state.status.value,
@@ -207,6 +212,8 @@ class Decision:
             "datapoint_at": self.datapoint_at.isoformat() if self.datapoint_at else None,
             "breaches": f"{self.breaches}/{self.window}",
             "guards": dict(self.guards),
+            "thresholds": dict(self.thresholds),
+            "config_version": self.state.config_version,
             "episode_id": self.state.episode.id if self.state.episode else None,
             "actions": [f"{a.kind}:{a.notice.event}" for a in self.new_actions],
             "suppressed": list(self.suppressed),

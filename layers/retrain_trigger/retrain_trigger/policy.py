@@ -120,6 +120,7 @@ class _Step:
     def _decision(self, outcome: str, state: MonitorState, reason: str, **extra: object) -> Decision:
         return Decision(
             monitor_id=self.monitor.id,
+            at=self.now,
             outcome=outcome,  # type: ignore[arg-type]
             before=self.state,
             state=state,
@@ -129,6 +130,11 @@ class _Step:
             breaches=self.breaches,
             window=self.window,
             guards=dict(self.guards),
+            thresholds={
+                "critical": self.monitor.critical,
+                "reset": self.monitor.reset_level,
+                "warning": self.monitor.warning,
+            },
             **extra,  # type: ignore[arg-type]
         )
 
@@ -149,6 +155,7 @@ class _Step:
         state = self.state.model_copy(
             update={
                 "status": status,
+                "updated_at": self.now,
                 "config_version": self.config_version or self.state.config_version,
                 "last_score": self.latest.score if self.latest else self.state.last_score,
                 "last_datapoint_at": self.latest.at if self.latest else self.state.last_datapoint_at,
@@ -283,7 +290,9 @@ class _Evaluation(_Step):
         if self.state.status is Status.WARNING and (
             self.latest is None or warning_reset is None or self.latest.score < warning_reset
         ):
-            return self.to(Status.OK, "drift back below the warning level", notice="recovered", kinds=self.alert_kinds())
+            return self.to(
+                Status.OK, "drift back below the warning level", notice="recovered", kinds=self.alert_kinds()
+            )
         return self.unchanged("no breach")
 
     def _m_of_n(self, level: float | None) -> str:

@@ -1,0 +1,120 @@
+"""The functions' input events, as Powertools parser models, and their translation to domain values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, TypeVar
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from retrain_trigger.errors import BadInput
+from retrain_trigger.model import LifecycleEvent, LifecycleKind
+
+SAGEMAKER_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+RETRAINING_FINISHED = "Retraining Finished"
+MODEL_DEPLOYED = "Model Deployed"
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ScheduledTick(EventBridgeModel):
+    """EventBridge's scheduled event. Its `time` is the evaluation time, so a retried tick decides the same."""
+
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+
+
+class PipelineStatusDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    pipeline_arn: str = Field(alias="pipelineArn")
+    pipeline_execution_arn: str = Field(alias="pipelineExecutionArn")
+    current_status: Literal["Executing", "Stopping", "Stopped", "Failed", "Succeeded"] = Field(
+        alias="currentPipelineExecutionStatus"
+    )
+    description: str | None = Field(default=None, alias="pipelineExecutionDescription")
+
+
+class RetrainingFinishedDetail(BaseModel):
+    """Sent on the project's bus by a non-SageMaker pipeline (Jenkins, GitLab CI, Argo) when it ends."""
+
+    monitor_id: str
+    status: Literal["Succeeded", "Failed", "Stopped"]
+    episode_id: str | None = None
+    execution_id: str | None = None
+    detail: str = ""
+
+
+class ModelDeployedDetail(BaseModel):
+    monitor_id: str
+    model_version: str = ""
+
+
+def parse_event(event: Any, model: type[Model], source: str = "event") -> Model:
+    """Validate an incoming event; a malformed one becomes BadInput naming the field."""
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(event)"
+        raise BadInput(_monitor_hint(event), f"{source}.{field}", first["msg"]) from error
+    except Exception as error:  # Powertools wraps non-dict input in its own exception types
+        raise BadInput(_monitor_hint(event), source, f"cannot be parsed: {error}") from error
+
+
+def _monitor_hint(event: Any) -> str:
+    detail = event.get("detail") if isinstance(event, dict) else None
+    return str(detail.get("monitor_id", "*")) if isinstance(detail, dict) else "*"
+
+
+_SAGEMAKER_KINDS: dict[str, LifecycleKind | None] = {
+    "Executing": "executing",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "Stopped": "stopped",
+    "Stopping": None,  # Stopped follows
+}
+
+
+def lifecycle_event(event: Any) -> LifecycleEvent | None:
+    """Normalise a SageMaker status change, a Retraining Finished or a Model Deployed event. None: nothing to do."""
+    envelope = parse_event(event, EventBridgeModel)
+    if envelope.detail_type == SAGEMAKER_STATUS_CHANGE:
+        status = parse_event(envelope.detail, PipelineStatusDetail, "detail")
+        kind = _SAGEMAKER_KINDS[status.current_status]
+        if kind is None:
+            return None
+        started_by_us = _description(status.description)
+        return LifecycleEvent(
+            kind=kind,
+            at=envelope.time,
+            monitor_id=started_by_us.get("monitor_id"),
+            episode_id=started_by_us.get("episode_id"),
+            execution_arn=status.pipeline_execution_arn,
+            detail=f"pipeline execution {status.current_status}",
+        )
+    if envelope.detail_type == RETRAINING_FINISHED:
+        finished = parse_event(envelope.detail, RetrainingFinishedDetail, "detail")
+        return LifecycleEvent(
+            kind=finished.status.lower(),
+            at=envelope.time,
+            monitor_id=finished.monitor_id,
+            episode_id=finished.episode_id,
+            detail=finished.detail,
+        )
+    if envelope.detail_type == MODEL_DEPLOYED:
+        deployed = parse_event(envelope.detail, ModelDeployedDetail, "detail")
+        return LifecycleEvent(
+            kind="deployed", at=envelope.time, monitor_id=deployed.monitor_id, detail=deployed.model_version
+        )
+    raise BadInput(_monitor_hint(event), "detail-type", f"unexpected event type {envelope.detail_type!r}")
+
+
+def _description(text: str | None) -> dict[str, str]:
+    """Our executions carry {"monitor_id", "episode_id"} in their description; others do not."""
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return {k: str(v) for k, v in value.items() if k in {"monitor_id", "episode_id"}} if isinstance(value, dict) else {}

@@ -1,0 +1,153 @@
+"""What each action says: a committed action rendered as an alert, a request, a pipeline start or an event."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from retrain_trigger.config import MonitorConfig
+from retrain_trigger.errors import RetrainTriggerError
+from retrain_trigger.model import ActionRecord, MonitorState, Notice, token
+from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
+
+RETRAIN_REQUESTED = "Retraining Requested"
+DRIFT_ALERT = "Drift Alert"
+
+
+def _num(value: float | None) -> str:
+    return "missing" if value is None else f"{value:g}"
+
+
+def headline(monitor: MonitorConfig, notice: Notice) -> str:
+    score, critical = _num(notice.score), _num(monitor.critical)
+    match notice.event:
+        case "warning":
+            return f"drift {score} > {_num(monitor.warning)}: warning"
+        case "critical":
+            return f"drift {score} > {critical}: alert only, retraining blocked"
+        case "retrain_started":
+            return f"drift {score} > {critical}: retraining started"
+        case "escalation":
+            return f"drift {score} > {critical} persists after retraining"
+        case "recovered":
+            return f"drift {score} back to normal: recovered"
+        case "retrain_failed":
+            return "retraining failed"
+    raise AssertionError(notice.event)  # pragma: no cover - NoticeEvent is closed
+
+
+def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> dict[str, Any]:
+    notice = action.notice
+    episode = state.episode
+    return {
+        "monitor_id": monitor.id,
+        "event": notice.event,
+        "severity": notice.severity,
+        "score": notice.score,
+        "datapoint_at": notice.datapoint_at.isoformat() if notice.datapoint_at else None,
+        "decided_at": notice.decided_at.isoformat(),
+        "thresholds": {"critical": monitor.critical, "reset": monitor.reset_level, "warning": monitor.warning},
+        "state": state.status.value,
+        "episode_id": notice.episode_id,
+        "attempt": notice.attempt,
+        "pipeline_execution_arn": episode.execution_arn if episode and episode.id == notice.episode_id else None,
+        "reason": notice.reason,
+        "idempotency_key": action.key,
+        "config_version": config_version,
+    }
+
+
+def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> Alert:
+    body = payload(monitor, state, action, config_version)
+    notice = action.notice
+    lines = [
+        f"{monitor.id}: {headline(monitor, notice)}",
+        "",
+        f"Score:          {_num(notice.score)} (datapoint {body['datapoint_at'] or 'none'})",
+        f"Thresholds:     critical {_num(monitor.critical)}, reset {_num(monitor.reset_level)}, "
+        f"warning {_num(monitor.warning)}",
+        f"State:          {state.status.value}",
+        f"Episode:        {notice.episode_id or '-'} (attempt {notice.attempt})",
+        f"Pipeline run:   {body['pipeline_execution_arn'] or '-'}",
+        f"Why:            {notice.reason}",
+        f"Key:            {action.key}",
+        f"Config version: {config_version}",
+    ]
+    return Alert(
+        subject=f"[{notice.severity.upper()}] {monitor.id} {headline(monitor, notice)}",
+        text="\n".join(lines),
+        payload=body,
+        attributes={
+            "monitor_id": monitor.id,
+            "severity": notice.severity,
+            "event": notice.event,
+            "episode_id": notice.episode_id or "",
+            "idempotency_key": action.key,
+        },
+    )
+
+
+def error_alert(monitor_id: str, error: RetrainTriggerError, key: str) -> Alert:
+    """The evaluator's own input failed: say so loudly rather than stay silent."""
+    detail = error.as_dict() if hasattr(error, "as_dict") else {"monitor_id": monitor_id, "problem": str(error)}
+    body = {"event": "evaluation_error", "severity": "error", "idempotency_key": key, **detail}
+    return Alert(
+        subject=f"[ERROR] {monitor_id} evaluation failed: {error}"[:100],
+        text=f"{monitor_id}: evaluation failed, state left as it was.\n\n{error}\n\nKey: {key}",
+        payload=body,
+        attributes={"monitor_id": monitor_id, "severity": "error", "event": "evaluation_error", "idempotency_key": key},
+    )
+
+
+def retrain_request(
+    monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str
+) -> QueueMessage:
+    body = payload(monitor, state, action, config_version)
+    body["type"] = "RetrainRequest"
+    body["pipeline"] = monitor.actions.pipeline.name if monitor.actions.pipeline else None
+    return QueueMessage(
+        body=body,
+        group_id=monitor.id,
+        deduplication_id=token(action.key),
+        attributes={
+            "monitor_id": monitor.id,
+            "episode_id": action.notice.episode_id or "",
+            "idempotency_key": action.key,
+        },
+    )
+
+
+def _display_name(monitor_id: str, key: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", monitor_id).strip("-")[:60] or "monitor"
+    return f"{slug}-{token(key, 12)}"
+
+
+def pipeline_start(monitor: MonitorConfig, action: ActionRecord) -> PipelineStart:
+    """Score, threshold, monitor id and episode id go to the pipeline as parameters, after the configured ones."""
+    pipeline = monitor.actions.pipeline
+    if pipeline is None:  # the config validator forbids this; keep the failure explicit anyway
+        raise RetrainTriggerError(f"monitor {monitor.id!r}: field 'actions.pipeline': no pipeline configured")
+    notice = action.notice
+    parameters = {
+        **pipeline.parameters,
+        "MonitorId": monitor.id,
+        "EpisodeId": notice.episode_id or "",
+        "DriftScore": _num(notice.score),
+        "DriftThreshold": _num(monitor.critical),
+    }
+    description = {"monitor_id": monitor.id, "episode_id": notice.episode_id, "idempotency_key": action.key}
+    return PipelineStart(
+        pipeline_name=pipeline.name,
+        parameters=parameters,
+        client_request_token=token(action.key),
+        display_name=_display_name(monitor.id, action.key),
+        description=json.dumps(description),
+    )
+
+
+def bus_event(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> BusEvent:
+    body = payload(monitor, state, action, config_version)
+    detail_type = RETRAIN_REQUESTED if action.notice.event == "retrain_started" else DRIFT_ALERT
+    arn = body["pipeline_execution_arn"]
+    return BusEvent(detail_type=detail_type, detail=body, resources=(arn,) if arn else ())

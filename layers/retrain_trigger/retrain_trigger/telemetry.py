@@ -1,0 +1,49 @@
+"""One structured log line per evaluation and EMF metrics, from a Report. Handlers call this; the domain does not."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from retrain_trigger.service import MonitorResult, Report
+
+
+def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:
+    if result.decision is None:
+        logger.error(
+            "evaluation failed",
+            extra={
+                "monitor_id": result.monitor_id,
+                "outcome": result.outcome,
+                "error": result.error,
+                "actions": result.actions,
+            },
+        )
+        metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=1)
+        return
+    decision = result.decision
+    logger.info("evaluation", extra={**decision.as_log(), "outcome": result.outcome, "actions_run": result.actions})
+    if decision.score is not None:
+        with single_metric(
+            name="DriftScore", unit=MetricUnit.NoUnit, value=decision.score, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="MonitorId", value=result.monitor_id)
+    if result.outcome == "transition":
+        metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+    if result.outcome == "insufficient_data":
+        metrics.add_metric(name="InsufficientData", unit=MetricUnit.Count, value=1)
+    if result.outcome == "conflict":
+        metrics.add_metric(name="ConcurrentUpdates", unit=MetricUnit.Count, value=1)
+    done = sum(1 for a in result.actions if a.get("status") == "done")
+    failed = sum(1 for a in result.actions if a.get("status") == "failed")
+    if done:
+        metrics.add_metric(name="ActionsDone", unit=MetricUnit.Count, value=done)
+    if failed:
+        metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=failed)
+
+
+def record_report(report: Report, logger: Logger, metrics: Metrics) -> None:
+    logger.append_keys(config_version=report.config_version, evaluation_time=report.now.isoformat())
+    metrics.add_metric(name="MonitorsEvaluated", unit=MetricUnit.Count, value=len(report.results))
+    for result in report.results:
+        record_result(result, logger, metrics)

@@ -1,0 +1,51 @@
+"""Builds the real adapters from the settings: once per container, so warm starts reuse clients and caches."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from retrain_trigger.adapters.actions import AwsActionGateway
+from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
+from retrain_trigger.adapters.ssm_config import SsmConfigSource
+from retrain_trigger.adapters.state_table import DynamoDBStateStore
+from retrain_trigger.service import Deps
+from retrain_trigger.settings import get_settings
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def _shared() -> Deps:
+    settings = get_settings()
+    return Deps(
+        config=SsmConfigSource(settings.config_parameter_name, max_age_seconds=settings.config_max_age_seconds),
+        scores=ScoreSources(
+            {"dynamodb": DynamoDBScoreSource(settings.score_table_name), "cloudwatch": CloudWatchScoreSource()}
+        ),
+        states=DynamoDBStateStore(settings.state_table_name, ttl_days=settings.history_ttl_days),
+        actions=AwsActionGateway(
+            topic_arn=settings.alert_topic_arn,
+            queue_url=settings.retrain_queue_url,
+            bus_name=settings.event_bus_name,
+            event_source=settings.event_source,
+        ),
+        owner="",
+        wall_clock=wall_clock,
+        tick=timedelta(minutes=settings.tick_minutes),
+        lease=timedelta(seconds=settings.lease_seconds),
+    )
+
+
+def default_deps(owner: str) -> Deps:
+    """The container's adapters, with this invocation's id as the owner of any action lease."""
+    return replace(_shared(), owner=owner)
+
+
+def reset() -> None:
+    """Forget the cached settings and adapters (tests and the demo change the environment)."""
+    _shared.cache_clear()
+    get_settings.cache_clear()
