@@ -108,6 +108,14 @@ class ActionsConfig(_Frozen):
     on_retrain: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge", "sns")
     pipeline: PipelineConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_retrain_actions(cls, data: Any) -> Any:
+        # Without a pipeline, a retraining is the SQS request and the event for whatever consumes them.
+        if isinstance(data, Mapping) and "on_retrain" not in data and not data.get("pipeline"):
+            return {**data, "on_retrain": ("sqs", "eventbridge", "sns")}
+        return data
+
     @model_validator(mode="after")
     def _pipeline_named(self) -> ActionsConfig:
         if "sagemaker" in self.on_retrain and self.pipeline is None:
