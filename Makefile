@@ -36,7 +36,7 @@ $(SAM_VENV)/.installed:
 sam-cli: $(SAM_VENV)/.installed
 
 demo: venv
-	$(BIN)/python -m retrain_trigger_local.demo --scores $(SCORES) --source $(SOURCE) --out $(OUT)
+	$(BIN)/python -m retrain_trigger_local.demo --scores $(SCORES) --source $(SOURCE) --out $(OUT) $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

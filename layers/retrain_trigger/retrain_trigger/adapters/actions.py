@@ -166,6 +166,5 @@ class AwsActionGateway:
         if response.get("FailedEntryCount", 0) or "EventId" not in entry:
             code = entry.get("ErrorCode", "Unknown")
             text = f"PutEvents to {self.bus_name} rejected the event: {code}: {entry.get('ErrorMessage', '')}"
-            retryable = is_retryable_code(code) or code in ("InternalFailure", "ThrottlingException")
-            raise RetryableError(text) if retryable else DependencyError(text)
+            raise RetryableError(text) if is_retryable_code(code) else DependencyError(text)
         return entry["EventId"]

@@ -1,0 +1,103 @@
+"""Fixtures for the functional tests: fake credentials, moto's mock_aws, clients, and the stack's resources
+built from template.yaml (see tests/support/resources.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from moto import mock_aws
+
+from retrain_trigger.adapters.clients import aws_client
+from tests.support import resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, so no test can reach a real account."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", resources.REGION)
+    monkeypatch.setenv("AWS_REGION", resources.REGION)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's mock_aws; the process-wide clients are dropped around it so no test inherits another's hooks."""
+    aws_client.cache_clear()
+    with mock_aws():
+        yield
+    aws_client.cache_clear()
+
+
+@pytest.fixture
+def ddb(aws: None) -> DynamoDBClient:
+    return aws_client("dynamodb")
+
+
+@pytest.fixture
+def sns(aws: None) -> SNSClient:
+    return aws_client("sns")
+
+
+@pytest.fixture
+def sqs(aws: None) -> SQSClient:
+    return aws_client("sqs")
+
+
+@pytest.fixture
+def cloudwatch(aws: None) -> CloudWatchClient:
+    return aws_client("cloudwatch")
+
+
+@pytest.fixture
+def events(aws: None) -> EventBridgeClient:
+    return aws_client("events")
+
+
+@pytest.fixture
+def sagemaker(aws: None) -> SageMakerClient:
+    return aws_client("sagemaker")
+
+
+@pytest.fixture
+def ssm(aws: None) -> SSMClient:
+    return aws_client("ssm")
+
+
+@pytest.fixture
+def state_table(ddb: DynamoDBClient) -> str:
+    return resources.create_state_table(ddb)
+
+
+@pytest.fixture
+def score_table(ddb: DynamoDBClient) -> str:
+    return resources.create_score_table(ddb)
+
+
+@pytest.fixture
+def alert_topic(sns: SNSClient) -> str:
+    return resources.create_topic(sns, "AlertTopic")
+
+
+@pytest.fixture
+def retrain_queue(sqs: SQSClient) -> str:
+    return resources.create_queue(sqs, "RetrainQueue")
+
+
+@pytest.fixture
+def event_bus(events: EventBridgeClient) -> str:
+    return resources.create_event_bus(events)

@@ -1,0 +1,1 @@
+"""Helpers shared by the functional and e2e tests."""
