@@ -3,13 +3,14 @@ built from template.yaml (see tests/support/resources.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from moto import mock_aws
+from retrain_trigger.adapters.clients import CLIENT_CONFIG, aws_client
 
-from retrain_trigger.adapters.clients import aws_client
 from tests.support import resources
 
 if TYPE_CHECKING:
@@ -45,37 +46,37 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def ddb(aws: None) -> DynamoDBClient:
-    return aws_client("dynamodb")
+    return boto3.client("dynamodb", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def sns(aws: None) -> SNSClient:
-    return aws_client("sns")
+    return boto3.client("sns", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def sqs(aws: None) -> SQSClient:
-    return aws_client("sqs")
+    return boto3.client("sqs", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def cloudwatch(aws: None) -> CloudWatchClient:
-    return aws_client("cloudwatch")
+    return boto3.client("cloudwatch", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def events(aws: None) -> EventBridgeClient:
-    return aws_client("events")
+    return boto3.client("events", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def sagemaker(aws: None) -> SageMakerClient:
-    return aws_client("sagemaker")
+    return boto3.client("sagemaker", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
 def ssm(aws: None) -> SSMClient:
-    return aws_client("ssm")
+    return boto3.client("ssm", region_name=resources.REGION, config=CLIENT_CONFIG)
 
 
 @pytest.fixture
@@ -101,3 +102,22 @@ def retrain_queue(sqs: SQSClient) -> str:
 @pytest.fixture
 def event_bus(events: EventBridgeClient) -> str:
     return resources.create_event_bus(events)
+
+
+RecordCalls = Callable[[Any, str], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def record_calls() -> RecordCalls:
+    """record_calls(client, "BatchGetItem"): the parameters of every such call the client makes from then on.
+    A botocore event hook on the real (moto-backed) client, so the calls still happen."""
+
+    def record(client: Any, operation: str) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = []
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(
+            f"provide-client-params.{service}.{operation}", lambda params, **_: calls.append(dict(params))
+        )
+        return calls
+
+    return record

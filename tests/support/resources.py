@@ -57,7 +57,7 @@ def resolve(value: Any, refs: Mapping[str, str] | None = None) -> Any:
             return node
         if len(node) != 1:
             return {key: evaluate(item) for key, item in node.items()}
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         match key:
             case "Ref":
                 return known[arg]

@@ -147,6 +147,14 @@ class MonitorConfig(_Frozen):
     muted_until: datetime | None = None
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _source_type_defaults_to_dynamodb(cls, data: Any) -> Any:
+        source = data.get("source") if isinstance(data, Mapping) else None
+        if isinstance(source, Mapping) and "type" not in source:
+            return {**data, "source": {"type": "dynamodb", **source}}
+        return data
+
     @model_validator(mode="after")
     def _coherent(self) -> MonitorConfig:
         if self.reset is not None and self.reset > self.critical:

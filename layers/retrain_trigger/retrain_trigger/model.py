@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
@@ -57,35 +58,31 @@ class Observation:
 
     @classmethod
     def checked(
-        cls, monitor_id: str, at: datetime, score: object, metrics: Mapping[str, object] | None = None
+        cls,
+        monitor_id: str,
+        at: datetime,
+        score: object,
+        metrics: Mapping[str, object] | None = None,
+        score_field: str = "drift_score",
     ) -> Observation:
         """Build an Observation from untrusted values, naming the monitor and the field on failure."""
         if at.tzinfo is None:
             raise BadInput(monitor_id, "timestamp", f"{at.isoformat()} has no timezone")
         return cls(
             at=at,
-            score=_finite_number(monitor_id, "drift_score", score),
+            score=_finite_number(monitor_id, score_field, score),
             metrics={name: _finite_number(monitor_id, name, value) for name, value in (metrics or {}).items()},
         )
 
 
 def _finite_number(monitor_id: str, field_name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            value = float(str(value)) if _looks_numeric(value) else None
-        except ValueError:
-            value = None
-        if value is None:
-            raise BadInput(monitor_id, field_name, f"not a number: {value!r}")
+    # boto3's DynamoDB deserializer yields Decimal, CloudWatch float; a string or a bool is bad input.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise BadInput(monitor_id, field_name, f"not a number: {value!r}")
     number = float(value)
     if not math.isfinite(number):
         raise BadInput(monitor_id, field_name, f"not a finite number: {number}")
     return number
-
-
-def _looks_numeric(value: object) -> bool:
-    # boto3's DynamoDB deserializer yields Decimal; CloudWatch yields float. Strings are bad input.
-    return type(value).__name__ == "Decimal"
 
 
 class _Record(BaseModel):

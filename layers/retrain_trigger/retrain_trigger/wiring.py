@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from retrain_trigger.adapters.actions import AwsActionGateway
+from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.adapters.ssm_config import SsmConfigSource
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
@@ -49,3 +50,4 @@ def reset() -> None:
     """Forget the cached settings and adapters (tests and the demo change the environment)."""
     _shared.cache_clear()
     get_settings.cache_clear()
+    aws_client.cache_clear()

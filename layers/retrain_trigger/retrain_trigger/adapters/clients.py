@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, RetryableError
@@ -61,8 +61,8 @@ def is_retryable_code(code: str) -> bool:
 
 def translate_error(error: ClientError | BotoCoreError, *, what: str) -> RetrainTriggerError:
     """Throttling, 5xx and connection timeouts -> RetryableError; anything else -> DependencyError."""
-    if isinstance(error, BotoConnectionError):
-        # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        # EndpointConnectionError and ConnectTimeoutError; ReadTimeoutError and ConnectionClosedError
         return RetryableError(f"{what} failed: {type(error).__name__}: {error}")
     if not isinstance(error, ClientError):
         return DependencyError(f"{what} failed: {type(error).__name__}: {error}")

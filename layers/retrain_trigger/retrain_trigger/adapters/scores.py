@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 Result = Sequence[Observation] | RetrainTriggerError
+Watched = tuple[MonitorConfig, CloudWatchSource]  # a monitor with its source already narrowed to CloudWatch
 
 TIMESTAMP_ATTRIBUTE = "timestamp"
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit on MetricDataQueries
@@ -50,13 +51,7 @@ def parse_timestamp(monitor_id: str, value: object) -> datetime:
 def _observation(
     monitor: MonitorConfig, score_name: str, at: datetime, score: object, metrics: Mapping[str, object]
 ) -> Observation:
-    try:
-        return Observation.checked(monitor.id, at, score, metrics)
-    except BadInput as error:
-        # Observation names the score "drift_score"; the user knows it by the name they configured.
-        if error.field == "drift_score" and score_name != "drift_score" and "drift_score" not in metrics:
-            raise BadInput(monitor.id, score_name, error.problem) from error
-        raise
+    return Observation.checked(monitor.id, at, score, metrics, score_field=score_name)
 
 
 class DynamoDBScoreSource:
@@ -76,22 +71,23 @@ class DynamoDBScoreSource:
     def latest(self, monitors: Sequence[MonitorConfig], now: datetime) -> dict[str, Result]:
         """Each DynamoDB-sourced monitor's newest `evaluation_periods` items, oldest first, or its error."""
         chosen = [m for m in monitors if isinstance(m.source, DynamoDBSource)]
+        sources = [m.source for m in chosen if isinstance(m.source, DynamoDBSource)]
         if len(chosen) <= 1:
-            return {m.id: self._read(m) for m in chosen}
+            return {m.id: self._read(m, source) for m, source in zip(chosen, sources, strict=True)}
         _ = self.client  # create the shared client once, before the threads race to
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(chosen))) as pool:
-            return dict(zip((m.id for m in chosen), pool.map(self._read, chosen), strict=True))
+            return dict(zip((m.id for m in chosen), pool.map(self._read, chosen, sources), strict=True))
 
-    def _read(self, monitor: MonitorConfig) -> Result:
+    def _read(self, monitor: MonitorConfig, source: DynamoDBSource) -> Result:
         try:
-            return tuple(self._to_observation(monitor, item) for item in reversed(self._query(monitor)))
+            items = self._query(monitor, source)
+            return tuple(self._to_observation(monitor, source, item) for item in reversed(items))
         except RetrainTriggerError as error:
             return error
 
-    def _query(self, monitor: MonitorConfig) -> list[dict[str, AttributeValueTypeDef]]:
-        assert isinstance(monitor.source, DynamoDBSource)
-        table = monitor.source.table or self.default_table
-        wanted = dict.fromkeys((TIMESTAMP_ATTRIBUTE, monitor.source.score_attribute, *monitor.guard_metrics))
+    def _query(self, monitor: MonitorConfig, source: DynamoDBSource) -> list[dict[str, AttributeValueTypeDef]]:
+        table = source.table or self.default_table
+        wanted = dict.fromkeys((TIMESTAMP_ATTRIBUTE, source.score_attribute, *monitor.guard_metrics))
         names = {f"#a{i}": name for i, name in enumerate(wanted)}
         with translated(f"Query {table} for monitor {monitor.id}"):
             response = self.client.query(
@@ -106,11 +102,12 @@ class DynamoDBScoreSource:
         return response.get("Items", [])
 
     @staticmethod
-    def _to_observation(monitor: MonitorConfig, item: Mapping[str, AttributeValueTypeDef]) -> Observation:
-        assert isinstance(monitor.source, DynamoDBSource)
+    def _to_observation(
+        monitor: MonitorConfig, source: DynamoDBSource, item: Mapping[str, AttributeValueTypeDef]
+    ) -> Observation:
         values: dict[str, Any] = {name: _deserializer.deserialize(value) for name, value in item.items()}
         at = parse_timestamp(monitor.id, values.get(TIMESTAMP_ATTRIBUTE))
-        score_name = monitor.source.score_attribute
+        score_name = source.score_attribute
         if score_name not in values:
             raise BadInput(monitor.id, score_name, f"missing from the score item at {at.isoformat()}")
         metrics = {name: values[name] for name in monitor.guard_metrics if name in values}
@@ -132,29 +129,27 @@ class CloudWatchScoreSource:
     def latest(self, monitors: Sequence[MonitorConfig], now: datetime) -> dict[str, Result]:
         """Each CloudWatch-sourced monitor's newest `evaluation_periods` datapoints, oldest first, or its error."""
         results: dict[str, Result] = {}
-        windows: dict[tuple[datetime, datetime], list[MonitorConfig]] = defaultdict(list)
+        windows: dict[tuple[datetime, datetime], list[Watched]] = defaultdict(list)
         for monitor in monitors:
             if not isinstance(monitor.source, CloudWatchSource):
                 continue
             if 1 + len(monitor.guards) > MAX_QUERIES_PER_CALL:
                 results[monitor.id] = BadInput(monitor.id, "guards", f"at most {MAX_QUERIES_PER_CALL - 1} guards")
                 continue
-            windows[query_window(monitor, now)].append(monitor)
+            windows[query_window(monitor, monitor.source, now)].append((monitor, monitor.source))
         # One call serves one time window; monitors sharing a period and window length share calls.
         for (start, end), group in windows.items():
             for batch in _batches(group):
                 results.update(self._fetch(batch, start, end))
         return results
 
-    def _fetch(self, batch: Sequence[MonitorConfig], start: datetime, end: datetime) -> dict[str, Result]:
+    def _fetch(self, batch: Sequence[Watched], start: datetime, end: datetime) -> dict[str, Result]:
         queries: list[MetricDataQueryTypeDef] = []
-        owner: dict[str, tuple[str, str | None]] = {}  # query id -> (monitor id, guard metric or None)
-        for index, monitor in enumerate(batch):
-            metrics: list[str | None] = [None, *monitor.guard_metrics]
-            for position, guard in enumerate(metrics):
-                query_id = f"m{index}_{position}"
-                owner[query_id] = (monitor.id, guard)
-                queries.append(_query(query_id, monitor, guard))
+        owner: dict[str, str] = {}  # query id -> monitor id
+        for index, (monitor, source) in enumerate(batch):
+            for position, metric in enumerate((source.metric_name, *monitor.guard_metrics)):
+                owner[f"m{index}_{position}"] = monitor.id
+                queries.append(_query(f"m{index}_{position}", source, metric))
 
         series: dict[str, dict[datetime, float]] = defaultdict(dict)
         failed: dict[str, RetrainTriggerError] = {}
@@ -166,30 +161,28 @@ class CloudWatchScoreSource:
                 for page in pages:
                     for result in page.get("MetricDataResults", []):
                         query_id = result.get("Id", "")
-                        if query_id not in owner:
-                            continue
                         status = result.get("StatusCode", "Complete")
-                        if status in ("InternalError", "Forbidden"):
+                        if query_id in owner and status in ("InternalError", "Forbidden"):
                             error_type = RetryableError if status == "InternalError" else DependencyError
-                            failed[owner[query_id][0]] = error_type(f"GetMetricData {query_id}: {status}")
+                            failed[owner[query_id]] = error_type(f"GetMetricData query {query_id}: {status}")
                         values = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
                         series[query_id].update((at.astimezone(UTC), value) for at, value in values)
         except RetrainTriggerError as error:
-            return {monitor.id: error for monitor in batch}
+            return {monitor.id: error for monitor, _ in batch}
 
         results: dict[str, Result] = {}
-        for index, monitor in enumerate(batch):
+        for index, (monitor, source) in enumerate(batch):
             if monitor.id in failed:
                 results[monitor.id] = failed[monitor.id]
                 continue
-            guards = {metric: series[f"m{index}_{p}"] for p, metric in enumerate(monitor.guard_metrics, start=1)}
             scores = series[f"m{index}_0"]
+            guards = {metric: series[f"m{index}_{p}"] for p, metric in enumerate(monitor.guard_metrics, start=1)}
             newest = sorted(scores, reverse=True)[: monitor.evaluation_periods]
             try:
                 results[monitor.id] = tuple(
                     _observation(
                         monitor,
-                        _metric_name(monitor),
+                        source.metric_name,
                         at,
                         scores[at],
                         {metric: values[at] for metric, values in guards.items() if at in values},
@@ -201,50 +194,45 @@ class CloudWatchScoreSource:
         return results
 
 
-def query_window(monitor: MonitorConfig, now: datetime) -> tuple[datetime, datetime]:
+def query_window(monitor: MonitorConfig, source: CloudWatchSource, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) of the GetMetricData call: the staleness span plus the evaluation window, into the future by a
     period. The start is floored to a whole period so the buckets, and so the datapoint times, do not move per tick."""
-    assert isinstance(monitor.source, CloudWatchSource)
-    period = monitor.source.period
-    seconds = max(int(period.total_seconds()), 1)
-    earliest = now - (monitor.staleness + period * monitor.evaluation_periods)
+    seconds = _period_seconds(source)
+    earliest = now - (monitor.staleness + source.period * monitor.evaluation_periods)
     start = datetime.fromtimestamp(int(earliest.timestamp()) // seconds * seconds, UTC)
     return start, now.astimezone(UTC) + timedelta(seconds=seconds)
 
 
-def _metric_name(monitor: MonitorConfig) -> str:
-    assert isinstance(monitor.source, CloudWatchSource)
-    return monitor.source.metric_name
+def _period_seconds(source: CloudWatchSource) -> int:
+    return max(int(source.period.total_seconds()), 1)
 
 
-def _query(query_id: str, monitor: MonitorConfig, guard: str | None) -> MetricDataQueryTypeDef:
-    source = monitor.source
-    assert isinstance(source, CloudWatchSource)
+def _query(query_id: str, source: CloudWatchSource, metric_name: str) -> MetricDataQueryTypeDef:
     return {
         "Id": query_id,
         "MetricStat": {
             "Metric": {
                 "Namespace": source.namespace,
-                "MetricName": guard or source.metric_name,
+                "MetricName": metric_name,
                 "Dimensions": [{"Name": name, "Value": value} for name, value in sorted(source.dimensions.items())],
             },
-            "Period": max(int(source.period.total_seconds()), 1),
+            "Period": _period_seconds(source),
             "Stat": source.stat,
         },
         "ReturnData": True,
     }
 
 
-def _batches(monitors: Sequence[MonitorConfig]) -> Iterator[list[MonitorConfig]]:
+def _batches(group: Sequence[Watched]) -> Iterator[list[Watched]]:
     """Consecutive monitors packed into calls of at most 500 queries; a monitor's queries never straddle two."""
-    batch: list[MonitorConfig] = []
+    batch: list[Watched] = []
     size = 0
-    for monitor in monitors:
-        needed = 1 + len(monitor.guards)
+    for watched in group:
+        needed = 1 + len(watched[0].guards)
         if batch and size + needed > MAX_QUERIES_PER_CALL:
             yield batch
             batch, size = [], 0
-        batch.append(monitor)
+        batch.append(watched)
         size += needed
     if batch:
         yield batch

@@ -7,6 +7,7 @@ Keys: pk "monitor#<id>"; sk "state" for the current state, "history#<at>#<versio
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -48,8 +49,8 @@ def _iso_z(at: datetime) -> str:
 
 
 def history_sk(at: datetime, version: int) -> str:
-    """Sorts by time, then version: the same simulated instant may hold several transitions."""
-    return f"{HISTORY_PREFIX}{_utc(at).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{version:010d}"
+    """Sorts by time, then version (versions only grow, so they order transitions within the same second)."""
+    return f"{HISTORY_PREFIX}{_utc(at).strftime('%Y-%m-%dT%H:%M:%SZ')}#{version:010d}"
 
 
 def _plain(value: Any) -> Any:
@@ -105,8 +106,9 @@ class DynamoDBStateStore:
         items: list[dict[str, AttributeValueTypeDef]] = []
         for attempt in range(UNPROCESSED_ATTEMPTS):
             if attempt:
-                # UnprocessedKeys is DynamoDB shedding load: back off before asking again, as its guide says.
-                self._sleep(min(0.05 * 2**attempt, 1.0))
+                # UnprocessedKeys is DynamoDB shedding load: back off (with jitter, as concurrent ticks share the
+                # table) before asking again.
+                self._sleep(random.uniform(0, min(0.05 * 2**attempt, 1.0)))
             with translated(f"BatchGetItem on {self.table_name}"):
                 response = self.client.batch_get_item(
                     RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}

@@ -1,0 +1,824 @@
+"""Create the SAM stack from template.yaml in moto, in-process (`mock_aws`) or on the embedded moto server.
+
+The template is transformed with aws-sam-translator (no network), the code is zipped into a moto S3 bucket and
+moto's CloudFormation creates the stack. moto does not model every resource type the template uses; each such
+resource is created with its service API (before the stack if stack resources reference it, after it otherwise)
+or reported as not created. `StackInfo.skipped` lists every one, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.cloudformation.parsing import get_model_map
+from moto.server import ThreadedMotoServer
+from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+
+from retrain_trigger_local.template import ROOT, load_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+STACK_TIMEOUT_SECONDS = 60.0
+CAPABILITIES: list[Any] = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+_EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
+_CODE_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+_PLACEHOLDER_BUCKET = "retrain-trigger-artifacts"
+
+# moto models these types but its CloudFormation resolves `Ref` to them as the Python object's repr (moto 5.2.5:
+# LayerVersion has no physical_resource_id), so the functions' Layers and the SharedLayerArn output would be junk.
+_REF_BROKEN_IN_MOTO = frozenset({"AWS::Lambda::LayerVersion"})
+
+
+class StackCreationError(RuntimeError):
+    """The stack could not be created in moto; the message says which resource or status and why."""
+
+
+class UnresolvableError(ValueError):
+    """An intrinsic function that cannot be evaluated (yet) against what exists."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The embedded moto server
+# ---------------------------------------------------------------------------------------------------------------
+class MotoServer:
+    """moto's threaded server on 127.0.0.1 and a free port; a context manager that stops it on exit."""
+
+    def __init__(self) -> None:
+        # Port 0: the OS picks a free port at bind time, so parallel servers (or a leftover one) never collide.
+        # werkzeug logs every request to stderr; a demo's output should show the demo, not moto's HTTP traffic.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.host = host
+        self.port = port
+        self.endpoint_url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_moto_server() -> MotoServer:
+    """Start moto on loopback only, never 0.0.0.0; use `.endpoint_url`, then `.stop()` (or a `with` block)."""
+    return MotoServer()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where the stack goes: an in-process session under mock_aws, or the server's endpoint
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AwsTarget:
+    """A boto3 session and the endpoint its clients use (None: the default, which mock_aws intercepts)."""
+
+    session: boto3.session.Session
+    endpoint_url: str | None = None
+
+    @classmethod
+    def of(cls, session_or_endpoint: boto3.session.Session | str | None) -> AwsTarget:
+        """A session is used as given; an endpoint URL (or None) gets us-east-1 and dummy credentials."""
+        if isinstance(session_or_endpoint, boto3.session.Session):
+            return cls(session_or_endpoint)
+        session = boto3.session.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
+            region_name=REGION,
+        )
+        return cls(session, session_or_endpoint)
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name or REGION
+
+    def cloudformation(self) -> CloudFormationClient:
+        return self.session.client("cloudformation", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def s3(self) -> S3Client:
+        return self.session.client("s3", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def sqs(self) -> SQSClient:
+        return self.session.client("sqs", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def cloudwatch(self) -> CloudWatchClient:
+        return self.session.client("cloudwatch", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def events(self) -> EventBridgeClient:
+        return self.session.client("events", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def awslambda(self) -> Any:  # Any: the dev extras install no boto3-stubs[lambda]
+        return self.session.client("lambda", region_name=self.region, endpoint_url=self.endpoint_url)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SAM -> CloudFormation, and the code it points at
+# ---------------------------------------------------------------------------------------------------------------
+CodeLocations = Mapping[str, tuple[str, str]]
+
+
+class BundledManagedPolicies:
+    """aws-sam-translator's managed-policy loader answered from the map the translator bundles: no IAM call."""
+
+    def __init__(self, partition: str = "aws") -> None:
+        self._partition = partition
+
+    def load(self) -> dict[str, str]:
+        return dict(get_bundled_managed_policy_map(self._partition) or {})
+
+
+def local_code_dirs(template: Mapping[str, Any], root: Path = ROOT) -> dict[str, Path]:
+    """The local CodeUri/ContentUri directory of each SAM function and layer, by logical id."""
+    dirs: dict[str, Path] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        prop = _CODE_PROPERTY.get(resource.get("Type", ""))
+        uri = resource.get("Properties", {}).get(prop) if prop else None
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            dirs[logical_id] = root / uri
+    return dirs
+
+
+def translate_template(
+    template: Mapping[str, Any],
+    code_locations: CodeLocations | None = None,
+    parameters: Mapping[str, str] | None = None,
+    region: str = REGION,
+) -> dict[str, Any]:
+    """The CloudFormation template SAM would deploy, local code paths replaced by (bucket, key) S3 locations.
+
+    Without `code_locations` every local path points at a placeholder object: enough to inspect the result.
+    """
+    sam_template = copy.deepcopy(dict(template))
+    for logical_id in local_code_dirs(sam_template):
+        bucket, key = (code_locations or {}).get(logical_id, (_PLACEHOLDER_BUCKET, f"{logical_id}.zip"))
+        resource = sam_template["Resources"][logical_id]
+        resource["Properties"][_CODE_PROPERTY[resource["Type"]]] = {"Bucket": bucket, "Key": key}
+
+    # samtranslator.translator.transform, with the region given: transform() takes it from the environment and
+    # raises NoRegionFound on a machine without AWS configuration.
+    parameter_values: dict[str, Any] = dict(parameters or {})
+    to_py27_compatible_template(sam_template, parameter_values)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    translated = translator.translate(
+        sam_template, parameter_values=parameter_values, get_managed_policy_map=BundledManagedPolicies().load
+    )
+    result = undo_mark_unicode_str_in_template(translated)
+    assert isinstance(result, dict)
+    return result
+
+
+def zip_directory(directory: Path, prefix: str = "") -> bytes:
+    """A reproducible zip of the files under `directory` (fixed timestamps, sorted), each entry under `prefix`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            relative = path.relative_to(directory)
+            if not path.is_file() or _EXCLUDED_PARTS.intersection(relative.parts) or path.suffix == ".pyc":
+                continue
+            info = zipfile.ZipInfo(f"{prefix}{relative.as_posix()}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def upload_code(
+    target: AwsTarget, template: Mapping[str, Any], bucket: str, root: Path = ROOT
+) -> dict[str, tuple[str, str]]:
+    """Zip each function's and layer's directory into `bucket`; their (bucket, key) by logical id."""
+    s3 = target.s3()
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    locations: dict[str, tuple[str, str]] = {}
+    for logical_id, directory in local_code_dirs(template, root).items():
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{logical_id}: code directory {directory} does not exist")
+        # A layer's Python packages live under python/, as `sam build` (BuildMethod python3.12) lays them out.
+        is_layer = template["Resources"][logical_id]["Type"] == "AWS::Serverless::LayerVersion"
+        body = zip_directory(directory, prefix="python/" if is_layer else "")
+        key = f"{logical_id}/{hashlib.sha256(body).hexdigest()[:16]}.zip"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        locations[logical_id] = (bucket, key)
+    return locations
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters, conditions and the intrinsic functions of the resources created outside moto's CloudFormation
+# ---------------------------------------------------------------------------------------------------------------
+class ParameterError(ValueError):
+    """A parameter value CloudFormation would reject (AllowedValues, AllowedPattern, bounds, Rules)."""
+
+
+def effective_parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """Each template parameter's value (the override, else the default), checked as CloudFormation checks it.
+
+    moto accepts any value; checking here keeps a local run from succeeding where a deployment would fail.
+    """
+    declared: Mapping[str, Any] = template.get("Parameters", {})
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise ParameterError(f"unknown template parameters: {', '.join(sorted(unknown))}")
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            values[name] = str(overrides[name])
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            raise ParameterError(f"parameter {name} has no default and no value was given")
+        _check_parameter(name, spec, values[name])
+    _check_rules(template, values)
+    return values
+
+
+def _check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
+    def reject(reason: str) -> ParameterError:
+        return ParameterError(f"parameter {name}={value!r}: {spec.get('ConstraintDescription', reason)}")
+
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        raise reject(f"must be one of {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        raise reject(f"must match {pattern}")
+    if not spec.get("MinLength", 0) <= len(value) <= spec.get("MaxLength", len(value)):
+        raise reject("has the wrong length")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise reject("must be a number") from None
+        if not spec.get("MinValue", number) <= number <= spec.get("MaxValue", number):
+            raise reject(f"must be within [{spec.get('MinValue')}, {spec.get('MaxValue')}]")
+
+
+def _check_rules(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
+    def no_conditions(name: str) -> bool:
+        raise UnresolvableError(f"a rule cannot refer to condition {name}")
+
+    for rule_name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _evaluate(rule["RuleCondition"], values, no_conditions):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _evaluate(assertion["Assert"], values, no_conditions):
+                raise ParameterError(f"rule {rule_name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+
+def _evaluate(node: Any, values: Mapping[str, str], condition: Callable[[str], bool]) -> Any:
+    """A condition or rule expression (Fn::Equals/Not/And/Or, Condition, Ref), values compared as text."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, arg),) = node.items()
+        operators: dict[str, Callable[[], Any]] = {
+            "Ref": lambda: values[arg] if arg in values else _pseudo_parameter(arg),
+            "Condition": lambda: condition(arg),
+            "Fn::Equals": lambda: (
+                str(_evaluate(arg[0], values, condition)) == str(_evaluate(arg[1], values, condition))
+            ),
+            "Fn::Not": lambda: not _evaluate(arg[0], values, condition),
+            "Fn::And": lambda: all(_evaluate(item, values, condition) for item in arg),
+            "Fn::Or": lambda: any(_evaluate(item, values, condition) for item in arg),
+        }
+        if key in operators:
+            return operators[key]()
+    if isinstance(node, (str, int, float, bool)):
+        return node
+    raise UnresolvableError(f"cannot evaluate the expression {node!r}")
+
+
+def evaluate_conditions(template: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, bool]:
+    """The template's Conditions for these parameter values."""
+    conditions: Mapping[str, Any] = template.get("Conditions", {})
+    results: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in results:
+            results[name] = bool(_evaluate(conditions[name], values, condition))
+        return results[name]
+
+    for name in conditions:
+        condition(name)
+    return results
+
+
+def _pseudo_parameter(name: str, stack_name: str = "", region: str = REGION) -> str:
+    known = {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": stack_name,
+    }
+    if name not in known:
+        raise UnresolvableError(f"unknown reference {name}")
+    return known[name]
+
+
+def _is_no_value(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("Ref") == "AWS::NoValue" and len(node) == 1
+
+
+def references(node: Any) -> Iterator[str]:
+    """Logical ids and parameter names that `node` refers to (Ref, Fn::GetAtt, Fn::Sub, DependsOn excluded)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                yield value
+            elif key == "Fn::GetAtt":
+                yield value[0] if isinstance(value, list) else str(value).split(".", 1)[0]
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                for part in str(text).split("${")[1:]:
+                    name = part.split("}", 1)[0]
+                    if not name.startswith("!"):
+                        yield name.split(".", 1)[0]
+                if not isinstance(value, str):
+                    yield from references(value[1])
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
+
+
+@dataclass
+class _Resolver:
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::If against what has been created so far."""
+
+    target: AwsTarget
+    stack_name: str
+    resources: Mapping[str, Any]
+    values: Mapping[str, str]
+    conditions: Mapping[str, bool]
+    physical_ids: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node if not _is_no_value(item)]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self.get_att(logical_id, attribute)
+            if key == "Fn::Sub":
+                return self.sub(arg)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(part) for part in self.resolve(arg[1]))
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.conditions[arg[0]] else arg[2])
+            if key.startswith("Fn::"):
+                raise UnresolvableError(f"{key} is not supported here")
+        return {key: self.resolve(value) for key, value in node.items() if not _is_no_value(value)}
+
+    def ref(self, name: str) -> str:
+        if name in self.values:
+            return self.values[name]
+        if name in self.physical_ids:
+            return self.physical_ids[name]
+        if name in self.resources:
+            raise UnresolvableError(f"{name} does not exist yet")
+        return _pseudo_parameter(name, self.stack_name, self.target.region)
+
+    def sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        local = {name: str(self.resolve(value)) for name, value in variables.items()}
+        pieces, rest = [], str(text)
+        while "${" in rest:
+            before, _, after = rest.partition("${")
+            name, _, rest = after.partition("}")
+            if name.startswith("!"):  # ${!Literal} is the escape for a literal ${Literal}
+                value = "${" + name[1:] + "}"
+            elif name in local:
+                value = local[name]
+            elif "." in name:
+                value = self.get_att(*name.split(".", 1))
+            else:
+                value = self.ref(name)
+            pieces.append(before + value)
+        return "".join([*pieces, rest])
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        known = self.attributes.get(logical_id, {})
+        if attribute in known:
+            return known[attribute]
+        if logical_id not in self.physical_ids:
+            raise UnresolvableError(f"{logical_id}.{attribute}: {logical_id} does not exist yet")
+        value = self._live_attribute(self.resources[logical_id]["Type"], self.physical_ids[logical_id], attribute)
+        self.attributes.setdefault(logical_id, {})[attribute] = value
+        return value
+
+    def _live_attribute(self, resource_type: str, physical_id: str, attribute: str) -> str:
+        if resource_type == "AWS::SQS::Queue" and attribute == "QueueName":
+            return physical_id.rsplit("/", 1)[1]
+        if resource_type == "AWS::SQS::Queue" and attribute == "Arn":
+            found = self.target.sqs().get_queue_attributes(QueueUrl=physical_id, AttributeNames=["QueueArn"])
+            return found["Attributes"]["QueueArn"]
+        if resource_type == "AWS::SNS::Topic" and attribute == "TopicName":
+            return physical_id.rsplit(":", 1)[1]
+        if resource_type == "AWS::Events::Rule" and attribute == "Arn":
+            return self._rule_arn(physical_id)
+        if attribute == "Arn" and physical_id.startswith("arn:"):
+            return physical_id
+        raise UnresolvableError(f"{attribute} of a {resource_type} is not supported here")
+
+    def _rule_arn(self, rule_name: str) -> str:
+        events = self.target.events()
+        for bus in events.list_event_buses()["EventBuses"]:
+            for rule in events.list_rules(NamePrefix=rule_name, EventBusName=bus["Name"])["Rules"]:
+                if rule["Name"] == rule_name:
+                    return rule["Arn"]
+        raise UnresolvableError(f"rule {rule_name} not found")
+
+
+def inline_references(node: Any, resolver: _Resolver, logical_ids: set[str]) -> Any:
+    """`node` with every Ref/GetAtt/Sub reference to `logical_ids` replaced by its resolved value."""
+    if isinstance(node, list):
+        return [inline_references(item, resolver, logical_ids) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, arg),) = node.items()
+        if key in {"Ref", "Fn::GetAtt"} and set(references(node)) & logical_ids:
+            return resolver.resolve(node)
+        if key == "Fn::Sub" and set(references(node)) & logical_ids:
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            for logical_id in logical_ids:
+                for attribute in [None, *resolver.attributes.get(logical_id, {})]:
+                    token = logical_id if attribute is None else f"{logical_id}.{attribute}"
+                    if "${" + token + "}" in text:
+                        value = (
+                            resolver.ref(logical_id) if attribute is None else resolver.get_att(logical_id, attribute)
+                        )
+                        text = text.replace("${" + token + "}", value)
+            return {"Fn::Sub": [text, inline_references(variables, resolver, logical_ids)]}
+    return {key: inline_references(value, resolver, logical_ids) for key, value in node.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resources created with their service APIs because moto's CloudFormation skips (or mangles) them
+# ---------------------------------------------------------------------------------------------------------------
+class SkippedResource(NamedTuple):
+    """A resource moto's CloudFormation did not create, and what was done about it."""
+
+    logical_id: str
+    resource_type: str
+    action: str
+
+
+def _name(resolver: _Resolver, logical_id: str, props: dict[str, Any], key: str, limit: int = 64) -> str:
+    return str(props.pop(key, None) or f"{resolver.stack_name}-{logical_id}"[:limit])
+
+
+def _create_alarm(resolver: _Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = _name(resolver, logical_id, props, "AlarmName", limit=255)
+    resolver.target.cloudwatch().put_metric_alarm(AlarmName=name, **props)
+    resolver.attributes[logical_id] = {"Arn": f"arn:aws:cloudwatch:{resolver.target.region}:{ACCOUNT_ID}:alarm:{name}"}
+    return name
+
+
+def _create_connection(resolver: _Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = _name(resolver, logical_id, props, "Name")
+    created = resolver.target.events().create_connection(Name=name, **props)
+    resolver.attributes[logical_id] = {"Arn": created["ConnectionArn"]}
+    return name
+
+
+def _create_api_destination(resolver: _Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = _name(resolver, logical_id, props, "Name")
+    created = resolver.target.events().create_api_destination(Name=name, **props)
+    resolver.attributes[logical_id] = {"Arn": created["ApiDestinationArn"]}
+    return name
+
+
+def _apply_queue_policy(resolver: _Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    for queue_url in props["Queues"]:
+        resolver.target.sqs().set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+    return f"{resolver.stack_name}-{logical_id}"
+
+
+def _publish_layer_version(resolver: _Resolver, logical_id: str, props: dict[str, Any]) -> str:
+    name = _name(resolver, logical_id, props, "LayerName", limit=140)
+    props.pop("RetentionPolicy", None)  # SAM's, not Lambda's
+    published = resolver.target.awslambda().publish_layer_version(LayerName=name, **props)
+    arn = str(published["LayerVersionArn"])
+    resolver.attributes[logical_id] = {"LayerVersionArn": arn}
+    return arn
+
+
+_Creator = Callable[[_Resolver, str, dict[str, Any]], str]
+_CREATORS: dict[str, tuple[_Creator, str]] = {
+    "AWS::CloudWatch::Alarm": (_create_alarm, "created with cloudwatch.put_metric_alarm"),
+    "AWS::Events::Connection": (_create_connection, "created with events.create_connection"),
+    "AWS::Events::ApiDestination": (_create_api_destination, "created with events.create_api_destination"),
+    "AWS::SQS::QueuePolicy": (_apply_queue_policy, "applied with sqs.set_queue_attributes(Policy)"),
+    "AWS::Lambda::LayerVersion": (
+        _publish_layer_version,
+        "published with lambda.publish_layer_version (moto's CloudFormation resolves Ref to a layer to junk)",
+    ),
+}
+
+
+def _outside_moto(resource_type: str) -> bool:
+    return resource_type in _REF_BROKEN_IN_MOTO or resource_type not in get_model_map()
+
+
+def _dependency_order(resources: Mapping[str, Any], logical_ids: set[str]) -> list[str]:
+    """`logical_ids` ordered so that each comes after those of them it references."""
+    pending, ordered = set(logical_ids), []
+    while pending:
+        ready = sorted(i for i in pending if not (set(references(resources[i])) & (pending - {i})))
+        ready = ready or sorted(pending)  # a cycle: CloudFormation rejects it too; the creator will report it
+        ordered.extend(ready)
+        pending -= set(ready)
+    return ordered
+
+
+def _referenced_by_stack(template: Mapping[str, Any], outside: set[str]) -> set[str]:
+    """The outside-moto resources that resources moto creates (or the Outputs) reference, directly or not."""
+    resources = template["Resources"]
+    needed: set[str] = set()
+    frontier = [lid for lid in resources if lid not in outside] + ["Outputs"]
+    while frontier:
+        node = template.get("Outputs", {}) if frontier[-1] == "Outputs" else resources[frontier[-1]]
+        frontier.pop()
+        for name in set(references(node)) & outside - needed:
+            needed.add(name)
+            frontier.append(name)
+    return needed
+
+
+def _create_outside(resolver: _Resolver, logical_id: str) -> SkippedResource:
+    resource = resolver.resources[logical_id]
+    resource_type = str(resource["Type"])
+    if resource_type not in _CREATORS:
+        return SkippedResource(logical_id, resource_type, "not created: moto has no CloudFormation model for it")
+    create, action = _CREATORS[resource_type]
+    try:
+        props = resolver.resolve(copy.deepcopy(resource.get("Properties", {})))
+    except UnresolvableError as error:
+        return SkippedResource(logical_id, resource_type, f"not created: {error}")
+    resolver.physical_ids[logical_id] = create(resolver, logical_id, props)
+    return SkippedResource(logical_id, resource_type, action)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The stack
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StackInfo:
+    """The created stack: outputs, parameter values (NoEcho masked), physical ids and what moto skipped.
+
+    `patched` lists resources moto created without some of their properties, and how they were set afterwards;
+    `environments` is each function's environment as Lambda would pass it (strings), by function logical id.
+    """
+
+    stack_name: str
+    stack_id: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    physical_ids: dict[str, str]
+    skipped: list[SkippedResource]
+    patched: list[SkippedResource]
+    environments: dict[str, dict[str, str]]
+    conditions: dict[str, bool]
+    template: dict[str, Any]
+
+    def skipped_ids(self) -> set[str]:
+        return {s.logical_id for s in self.skipped}
+
+
+def deploy_stack(
+    session_or_endpoint: boto3.session.Session | str | None,
+    stack_name: str,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    template: Mapping[str, Any] | None = None,
+    root: Path = ROOT,
+) -> StackInfo:
+    """Create the stack of template.yaml (or `template`) in moto and return what a deployment's user looks up.
+
+    `session_or_endpoint`: a boto3 Session (in-process under `mock_aws`), or the moto server's endpoint URL.
+    """
+    target = AwsTarget.of(session_or_endpoint)
+    sam_template = dict(template) if template is not None else load_template()
+    overrides = dict(parameters or {})
+    values = effective_parameters(sam_template, overrides)
+
+    bucket = f"{stack_name.lower()}-artifacts"[:63]
+    locations = upload_code(target, sam_template, bucket, root)
+    translated = translate_template(sam_template, locations, values, target.region)
+    conditions = evaluate_conditions(translated, values)
+    resources: dict[str, Any] = translated["Resources"]
+    active = {lid for lid, res in resources.items() if conditions.get(res.get("Condition", ""), True)}
+
+    resolver = _Resolver(target, stack_name, resources, values, conditions)
+    outside = {lid for lid in active if _outside_moto(resources[lid]["Type"])}
+    before = _referenced_by_stack(translated, outside)
+    skipped = [_create_outside(resolver, lid) for lid in _dependency_order(resources, before)]
+    missing_before = [s for s in skipped if s.logical_id not in resolver.physical_ids]
+    if missing_before:
+        raise StackCreationError(f"resources the stack references could not be created: {missing_before}")
+
+    moto_template = _template_for_moto(translated, resolver, outside, conditions)
+    stack_id = _create_and_wait(target, stack_name, moto_template, values)
+    for logical_id, physical_id in _stack_resources(target, stack_name):
+        # moto reports no physical id for some types (an EventBus); its declared Name is the one AWS would report.
+        name = resources.get(logical_id, {}).get("Properties", {}).get("Name")
+        resolver.physical_ids[logical_id] = physical_id or (str(resolver.resolve(name)) if name else "")
+
+    after = outside - before
+    skipped += [_create_outside(resolver, lid) for lid in _dependency_order(resources, after)]
+    silently_dropped = active - outside - set(resolver.physical_ids)
+    skipped += [
+        SkippedResource(lid, resources[lid]["Type"], "not created: moto's CloudFormation dropped it")
+        for lid in sorted(silently_dropped)
+    ]
+
+    patched = _patch_functions(resolver, active - outside)
+    environments = _function_environments(resolver, active - outside)
+
+    described = target.cloudformation().describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in described.get("Outputs", [])}
+    no_echo = {name for name, spec in sam_template.get("Parameters", {}).items() if spec.get("NoEcho")}
+    shown = {name: ("****" if name in no_echo else value) for name, value in values.items()}
+    return StackInfo(
+        stack_name=stack_name,
+        stack_id=stack_id,
+        outputs=outputs,
+        parameters=shown,
+        physical_ids=dict(resolver.physical_ids),
+        skipped=skipped,
+        patched=patched,
+        environments=environments,
+        conditions=conditions,
+        template=translated,
+    )
+
+
+def _functions(resolver: _Resolver, logical_ids: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id in sorted(logical_ids):
+        resource = resolver.resources[logical_id]
+        if resource["Type"] == "AWS::Lambda::Function" and resolver.physical_ids.get(logical_id):
+            yield logical_id, resource.get("Properties", {})
+
+
+def _patch_functions(resolver: _Resolver, logical_ids: set[str]) -> list[SkippedResource]:
+    """moto's CloudFormation drops a function's Layers: set them with update_function_configuration."""
+    patched = []
+    for logical_id, props in _functions(resolver, logical_ids):
+        if props.get("Layers"):
+            layers = [str(arn) for arn in resolver.resolve(props["Layers"])]
+            resolver.target.awslambda().update_function_configuration(
+                FunctionName=resolver.physical_ids[logical_id], Layers=layers
+            )
+            action = "Layers set with lambda.update_function_configuration (moto's CloudFormation ignores them)"
+            patched.append(SkippedResource(logical_id, "AWS::Lambda::Function", action))
+    return patched
+
+
+def _function_environments(resolver: _Resolver, logical_ids: set[str]) -> dict[str, dict[str, str]]:
+    """Each function's environment variables as strings (moto keeps a Number parameter's Ref as a number)."""
+    environments = {}
+    for logical_id, _ in _functions(resolver, logical_ids):
+        found = resolver.target.awslambda().get_function(FunctionName=resolver.physical_ids[logical_id])
+        variables = found["Configuration"].get("Environment", {}).get("Variables", {})
+        environments[logical_id] = {str(k): str(v) for k, v in variables.items()}
+    return environments
+
+
+def _template_for_moto(
+    translated: Mapping[str, Any], resolver: _Resolver, outside: set[str], conditions: Mapping[str, bool]
+) -> dict[str, Any]:
+    """The translated template without the outside-moto resources, references to them replaced by values.
+
+    Conditions are replaced by their values: moto compares a Number parameter's Ref as a number ("1" != 1),
+    CloudFormation as text, and this module decides what should exist with CloudFormation's rule.
+    """
+    created = set(resolver.physical_ids)
+    moto_template = copy.deepcopy(dict(translated))
+    moto_template.pop("Rules", None)  # assertions on parameters: checked by CloudFormation, not modelled by moto
+    moto_template["Conditions"] = {
+        name: {"Fn::Equals": ["true", "true" if value else "false"]} for name, value in conditions.items()
+    }
+    resources = {lid: res for lid, res in moto_template["Resources"].items() if lid not in outside}
+    for resource in resources.values():
+        depends_on = resource.get("DependsOn")
+        if depends_on is not None:
+            kept = [d for d in ([depends_on] if isinstance(depends_on, str) else depends_on) if d not in outside]
+            if kept:
+                resource["DependsOn"] = kept
+            else:
+                del resource["DependsOn"]
+    moto_template["Resources"] = inline_references(resources, resolver, created)
+    if "Outputs" in moto_template:
+        moto_template["Outputs"] = inline_references(moto_template["Outputs"], resolver, created)
+    return moto_template
+
+
+def _create_and_wait(target: AwsTarget, stack_name: str, template: Mapping[str, Any], values: Mapping[str, str]) -> str:
+    cloudformation = target.cloudformation()
+    try:
+        created = cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+            Capabilities=CAPABILITIES,
+        )
+    except ClientError as error:
+        raise StackCreationError(f"{stack_name}: create_stack failed: {error}") from error
+    deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
+    while True:
+        stack = cloudformation.describe_stacks(StackName=created["StackId"])["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return created["StackId"]
+        if not status.endswith("_IN_PROGRESS"):
+            raise StackCreationError(f"{stack_name}: {status}: {stack.get('StackStatusReason', 'no reason given')}")
+        if time.monotonic() > deadline:
+            raise StackCreationError(f"{stack_name}: still {status} after {STACK_TIMEOUT_SECONDS:.0f}s")
+        time.sleep(0.2)
+
+
+def _stack_resources(target: AwsTarget, stack_name: str) -> Iterator[tuple[str, str]]:
+    """(logical id, physical id) of each resource moto created (moto also lists unnamed internals: skipped)."""
+    paginator = target.cloudformation().get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            if summary.get("LogicalResourceId"):
+                yield summary["LogicalResourceId"], summary.get("PhysicalResourceId", "")
+
+
+def capture_lambda_targets(session_or_endpoint: boto3.session.Session | str | None, info: StackInfo) -> dict[str, str]:
+    """Re-point every rule target that invokes one of the stack's functions at an SQS queue (an inbox).
+
+    moto cannot deliver to a Lambda target: put_events raises NotImplementedError for a rule that has one. With
+    inboxes, events still flow through the template's own rules and patterns; the caller drains a function's
+    inbox and calls its handler. Returns each inbox's URL by function logical id.
+    """
+    target = AwsTarget.of(session_or_endpoint)
+    events, sqs = target.events(), target.sqs()
+    resources = info.template["Resources"]
+    functions = {
+        info.physical_ids[lid]: lid
+        for lid, res in resources.items()
+        if res["Type"] == "AWS::Lambda::Function" and info.physical_ids.get(lid)
+    }
+    rules = {info.physical_ids[lid] for lid, res in resources.items() if res["Type"] == "AWS::Events::Rule"}
+    inboxes: dict[str, str] = {}
+    for bus in events.list_event_buses()["EventBuses"]:
+        for rule in events.list_rules(EventBusName=bus["Name"])["Rules"]:
+            if rule["Name"] not in rules:
+                continue
+            for rule_target in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]:
+                function = functions.get(rule_target["Arn"].rsplit(":", 1)[-1])
+                if ":lambda:" not in rule_target["Arn"] or function is None:
+                    continue
+                if function not in inboxes:
+                    inboxes[function] = sqs.create_queue(QueueName=f"{info.stack_name}-{function}-inbox"[:80])[
+                        "QueueUrl"
+                    ]
+                queue_arn = sqs.get_queue_attributes(QueueUrl=inboxes[function], AttributeNames=["QueueArn"])
+                events.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=[rule_target["Id"]])
+                events.put_targets(
+                    Rule=rule["Name"],
+                    EventBusName=bus["Name"],
+                    Targets=[{"Id": rule_target["Id"], "Arn": queue_arn["Attributes"]["QueueArn"]}],
+                )
+    return inboxes

@@ -1,0 +1,101 @@
+"""Exactly once under concurrency: many invocations of one tick against the moto server start one pipeline.
+
+moto ignores SageMaker's ClientRequestToken, so this passes only because our own conditional writes and the
+action lease allow one invocation to act.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from retrain_trigger import wiring
+from retrain_trigger_local.demo import LambdaContext, drain, load_handler
+from retrain_trigger_local.stack import deploy_stack, start_moto_server
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE = "churn-model-retraining"
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with start_moto_server() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+        stack = deploy_stack(
+            server.endpoint_url, "concurrency", {"TickMinutes": "1440", "MonitorEvery": "1d", "PipelineName": PIPELINE}
+        )
+        session = boto3.Session(region_name="us-east-1")
+        sagemaker = session.client("sagemaker", endpoint_url=server.endpoint_url)
+        sagemaker.create_pipeline(
+            PipelineName=PIPELINE,
+            RoleArn="arn:aws:iam::123456789012:role/pipeline",
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+        )
+        function = session.client("lambda", endpoint_url=server.endpoint_url).get_function_configuration(
+            FunctionName=stack.outputs["EvaluatorFunctionName"]
+        )
+        for name, value in function["Environment"]["Variables"].items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("CONFIG_MAX_AGE_SECONDS", "0")
+        wiring.reset()
+        yield {"endpoint": server.endpoint_url, "outputs": stack.outputs, "session": session}
+        wiring.reset()
+
+
+def invoke_concurrently(handler: Any, event: dict[str, Any], invocations: int) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(invocations)
+
+    def one() -> None:
+        start.wait()
+        try:
+            results.append(handler.lambda_handler(event, LambdaContext("evaluator", str(uuid.uuid4()))))
+        except BaseException as error:  # surfaced below, with the others' results
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(invocations)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("invocations", [2, 8])
+def test_concurrent_invocations_of_one_tick_start_one_pipeline(deployed: dict[str, Any], invocations: int) -> None:
+    session, endpoint, outputs = deployed["session"], deployed["endpoint"], deployed["outputs"]
+    session.resource("dynamodb", endpoint_url=endpoint).Table(outputs["ScoreTableName"]).put_item(
+        Item={"monitor_id": "churn-model", "timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.2186")}
+    )
+    event = json.loads((ROOT / "events" / "scheduled.json").read_text())
+    evaluator = load_handler("evaluator")
+
+    results = invoke_concurrently(evaluator, event, invocations)
+    retried = evaluator.lambda_handler(event, LambdaContext("evaluator", str(uuid.uuid4())))  # a late retry
+
+    executions = session.client("sagemaker", endpoint_url=endpoint).list_pipeline_executions(PipelineName=PIPELINE)
+    requests = list(drain(session.client("sqs", endpoint_url=endpoint), outputs["RetrainQueueUrl"]))
+    outcomes = sorted(m["outcome"] for r in [*results, retried] for m in r["monitors"])
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+    assert len(requests) == 1
+    assert outcomes.count("transition") == 1
+    assert set(outcomes) <= {"transition", "conflict", "unchanged"}
