@@ -36,6 +36,7 @@ from retrain_trigger_local.template import ROOT, load_template
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -128,6 +129,9 @@ class AwsTarget:
 
     def s3(self) -> S3Client:
         return self.session.client("s3", region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self.session.client("dynamodb", region_name=self.region, endpoint_url=self.endpoint_url)
 
     def sqs(self) -> SQSClient:
         return self.session.client("sqs", region_name=self.region, endpoint_url=self.endpoint_url)
@@ -349,7 +353,7 @@ def _is_no_value(node: Any) -> bool:
 
 
 def references(node: Any) -> Iterator[str]:
-    """Logical ids and parameter names that `node` refers to (Ref, Fn::GetAtt, Fn::Sub, DependsOn excluded)."""
+    """The logical ids and parameter names `node` refers to with Ref, Fn::GetAtt or Fn::Sub (not DependsOn)."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "Ref" and isinstance(value, str):
@@ -574,13 +578,11 @@ def _referenced_by_stack(template: Mapping[str, Any], outside: set[str]) -> set[
     """The outside-moto resources that resources moto creates (or the Outputs) reference, directly or not."""
     resources = template["Resources"]
     needed: set[str] = set()
-    frontier = [lid for lid in resources if lid not in outside] + ["Outputs"]
-    while frontier:
-        node = template.get("Outputs", {}) if frontier[-1] == "Outputs" else resources[frontier[-1]]
-        frontier.pop()
-        for name in set(references(node)) & outside - needed:
+    nodes = [res for lid, res in resources.items() if lid not in outside] + [template.get("Outputs", {})]
+    while nodes:
+        for name in (set(references(nodes.pop())) & outside) - needed:
             needed.add(name)
-            frontier.append(name)
+            nodes.append(resources[name])
     return needed
 
 
@@ -671,7 +673,7 @@ def deploy_stack(
         for lid in sorted(silently_dropped)
     ]
 
-    patched = _patch_functions(resolver, active - outside)
+    patched = _patch_functions(resolver, active - outside) + _patch_tables(resolver, active - outside)
     environments = _function_environments(resolver, active - outside)
 
     described = target.cloudformation().describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -710,6 +712,42 @@ def _patch_functions(resolver: _Resolver, logical_ids: set[str]) -> list[Skipped
             )
             action = "Layers set with lambda.update_function_configuration (moto's CloudFormation ignores them)"
             patched.append(SkippedResource(logical_id, "AWS::Lambda::Function", action))
+    return patched
+
+
+def _flag(value: Any) -> bool:
+    """A CloudFormation boolean: true or "true" (any case)."""
+    return str(value).lower() == "true"
+
+
+def _patch_tables(resolver: _Resolver, logical_ids: set[str]) -> list[SkippedResource]:
+    """moto's CloudFormation drops a table's TimeToLiveSpecification and PointInTimeRecoverySpecification."""
+    patched = []
+    dynamodb = resolver.target.dynamodb()
+    for logical_id in sorted(logical_ids):
+        resource = resolver.resources[logical_id]
+        table = resolver.physical_ids.get(logical_id)
+        if resource["Type"] != "AWS::DynamoDB::Table" or not table:
+            continue
+        props = resolver.resolve(resource.get("Properties", {}))
+        done = []
+        if ttl := props.get("TimeToLiveSpecification"):
+            dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": _flag(ttl["Enabled"])},
+            )
+            done.append("TimeToLiveSpecification with dynamodb.update_time_to_live")
+        if pitr := props.get("PointInTimeRecoverySpecification"):
+            dynamodb.update_continuous_backups(
+                TableName=table,
+                PointInTimeRecoverySpecification={
+                    "PointInTimeRecoveryEnabled": _flag(pitr["PointInTimeRecoveryEnabled"])
+                },
+            )
+            done.append("PointInTimeRecoverySpecification with dynamodb.update_continuous_backups")
+        if done:
+            action = f"set {' and '.join(done)} (moto's CloudFormation ignores them)"
+            patched.append(SkippedResource(logical_id, "AWS::DynamoDB::Table", action))
     return patched
 
 
@@ -800,7 +838,11 @@ def capture_lambda_targets(session_or_endpoint: boto3.session.Session | str | No
         for lid, res in resources.items()
         if res["Type"] == "AWS::Lambda::Function" and info.physical_ids.get(lid)
     }
-    rules = {info.physical_ids[lid] for lid, res in resources.items() if res["Type"] == "AWS::Events::Rule"}
+    rules = {
+        info.physical_ids[lid]
+        for lid, res in resources.items()
+        if res["Type"] == "AWS::Events::Rule" and info.physical_ids.get(lid)
+    }
     inboxes: dict[str, str] = {}
     for bus in events.list_event_buses()["EventBuses"]:
         for rule in events.list_rules(EventBusName=bus["Name"])["Rules"]:

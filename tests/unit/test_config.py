@@ -45,7 +45,9 @@ def test_reset_defaults_to_critical_and_warning_reset_to_warning() -> None:
         ({"colour": "blue"}, "colour"),
     ],
 )
-def test_a_bad_monitor_is_reported_by_id_and_field_and_the_others_still_load(override: dict[str, Any], field: str) -> None:
+def test_a_bad_monitor_is_reported_by_id_and_field_and_the_others_still_load(
+    override: dict[str, Any], field: str
+) -> None:
     catalog = parse_catalog(document({"id": "good"}, {"id": "bad", **override}))
 
     assert [m.id for m in catalog.monitors] == ["good"]
