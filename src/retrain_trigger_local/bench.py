@@ -9,8 +9,6 @@ PutItem the state on every evaluation.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
 import importlib.util
 import json
 import os
@@ -24,24 +22,25 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib.metadata import version as package_version
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from unittest.mock import patch
 
 import boto3
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
-
 from retrain_trigger import messages
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.config import MonitorConfig, parse_catalog_json
 from retrain_trigger.model import ActionRecord, MonitorState, Observation
 from retrain_trigger.policy import evaluate, is_due
+
 from retrain_trigger_local.template import ROOT, resource_properties
 
 if TYPE_CHECKING:
@@ -161,9 +160,9 @@ def build_stack(size: int) -> Stack:
         Name=CONFIG_PARAMETER, Value=json.dumps(catalog_document(size)), Type="String", Tier="Advanced"
     )
     topic_arn = session.client("sns").create_topic(Name="bench-alerts")["TopicArn"]
-    queue_url = session.client("sqs").create_queue(
-        QueueName="bench-retrain.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
+    queue_url = session.client("sqs").create_queue(QueueName="bench-retrain.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     session.client("events").create_event_bus(Name="bench-bus")
     return Stack(size=size, topic_arn=topic_arn, queue_url=queue_url, bus_name="bench-bus")
 
@@ -342,24 +341,19 @@ def moto_fast_paths() -> Iterator[None]:
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
     backend = dynamodb_models.DynamoDBBackend
-    original_transact, original_query, original_all_items = (
-        backend.transact_write_items,
-        Table.query,
-        Table.all_items,
-    )
+    original_transact, original_query, original_all_items = backend.transact_write_items, Table.query, Table.all_items
+    no_copy = SimpleNamespace(deepcopy=lambda value, memo=None: value)
     querying = threading.local()  # the score source queries from a thread pool
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         if any("Update" in item for item in transact_items):
             original_transact(self, transact_items)
             return
-        dynamodb_models.copy = SimpleNamespace(deepcopy=lambda value, memo=None: value)
         try:
-            original_transact(self, transact_items)
+            with patch.object(dynamodb_models, "copy", no_copy):
+                original_transact(self, transact_items)
         except Exception as error:
             raise RuntimeError("bench: a transaction failed, and its rollback copy was skipped") from error
-        finally:
-            dynamodb_models.copy = copy
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
@@ -375,21 +369,18 @@ def moto_fast_paths() -> Iterator[None]:
             return original_all_items(self)
         return sorted(self.items.get(partition, {}).values(), key=lambda item: item.range_key)
 
-    backend.transact_write_items, Table.query, Table.all_items = transact_write_items, query, all_items
-    try:
+    with (
+        patch.object(backend, "transact_write_items", transact_write_items),
+        patch.object(Table, "query", query),
+        patch.object(Table, "all_items", all_items),
+    ):
         yield
-    finally:
-        backend.transact_write_items, Table.query, Table.all_items = (
-            original_transact,
-            original_query,
-            original_all_items,
-        )
 
 
 @contextmanager
 def sandbox(size: int, moto_as_is: bool = False) -> Iterator[Stack]:
     """Dummy credentials, moto in-process, a fresh stack of `size` monitors, and the evaluator's settings."""
-    with patched_environ(SANDBOX_ENV), mock_aws(), contextlib.nullcontext() if moto_as_is else moto_fast_paths():
+    with patched_environ(SANDBOX_ENV), mock_aws(), nullcontext() if moto_as_is else moto_fast_paths():
         stack = build_stack(size)
         with patched_environ(stack.environment()):
             try:
@@ -483,13 +474,13 @@ class VariantRun:
         }
 
 
-def measure_ticks(size: int, ticks: int = TICKS) -> dict[str, VariantRun]:
+def measure_ticks(size: int, ticks: int = TICKS, moto_as_is: bool = False) -> dict[str, VariantRun]:
     """Both variants on one moto account, tick by tick: tick 1 finds every monitor new, later ticks change nothing."""
     if ticks < 2:
         raise ValueError("at least two ticks: one where every monitor is new, one where nothing changes")
     counter = CallCounter()
     results: dict[str, list[TickStats]] = {"evaluator": [], "naive": []}
-    with counter.installed(), sandbox(size) as stack:
+    with counter.installed(), sandbox(size, moto_as_is) as stack:
         variants: list[Variant] = [Evaluator(), NaiveLoop(stack)]
         for tick in range(1, ticks + 1):
             now = SCORES_AT + tick * TICK
@@ -593,9 +584,9 @@ def _load_evaluator_app() -> ModuleType:
     return module
 
 
-def rss_child(variant: str, size: int) -> PeakRss:
+def rss_child(variant: str, size: int, moto_as_is: bool = False) -> PeakRss:
     """In a fresh process: seed the stack, import the variant (the handler module for the evaluator), one tick."""
-    with sandbox(size) as stack:
+    with sandbox(size, moto_as_is) as stack:
         setup_mib = _max_rss_mib()
         runner: Variant
         if variant == "evaluator":
@@ -607,9 +598,10 @@ def rss_child(variant: str, size: int) -> PeakRss:
     return PeakRss(variant, size, setup_mib, _max_rss_mib(), outcome.evaluated)
 
 
-def peak_rss(variant: str, size: int = RSS_SIZE) -> PeakRss:
+def peak_rss(variant: str, size: int = RSS_SIZE, moto_as_is: bool = False) -> PeakRss:
+    command = [sys.executable, "-m", "retrain_trigger_local.bench", "--rss-child", variant, "--sizes", str(size)]
     completed = subprocess.run(
-        [sys.executable, "-m", "retrain_trigger_local.bench", "--rss-child", variant, "--sizes", str(size)],
+        [*command, "--moto-as-is"] if moto_as_is else command,
         env=_child_env(),
         cwd=ROOT,
         capture_output=True,
@@ -629,6 +621,7 @@ class BenchReport:
     date: str
     machine: str
     versions: dict[str, str]
+    moto_fast_paths: bool
     runs: list[VariantRun] = field(default_factory=list)
     imports: list[ImportTiming] = field(default_factory=list)
     rss: list[PeakRss] = field(default_factory=list)
@@ -640,6 +633,7 @@ class BenchReport:
             "date": self.date,
             "machine": self.machine,
             "versions": self.versions,
+            "moto_fast_paths": self.moto_fast_paths,
             "calls_and_time": [r.summary() for r in self.runs],
             "imports": [{**asdict(i), "median_ms": i.median_ms} for i in self.imports],
             "peak_rss": [asdict(r) for r in self.rss],
@@ -718,27 +712,35 @@ def _versions() -> dict[str, str]:
     return {name: package_version(name) for name in ("moto", "boto3", "pydantic", "aws-lambda-powertools")}
 
 
-def run(
-    sizes: Sequence[int], ticks: int, import_runs: int, rss_size: int, argv: Sequence[str], log: Any = sys.stderr
-) -> BenchReport:
+@dataclass(frozen=True)
+class Options:
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    ticks: int = TICKS
+    import_runs: int = IMPORT_RUNS
+    rss_size: int = RSS_SIZE
+    moto_as_is: bool = False
+
+
+def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> BenchReport:
     report = BenchReport(
         command=_command_line(argv),
         python=platform.python_version(),
         date=datetime.now(UTC).date().isoformat(),
         machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         versions=_versions(),
+        moto_fast_paths=not options.moto_as_is,
     )
-    for size in sizes:
-        print(f"bench: calls and wall time, N={size}", file=log, flush=True)
-        runs = measure_ticks(size, ticks)
+    for size in options.sizes:
+        print(f"bench: AWS calls and wall time, N={size}", file=log, flush=True)
+        runs = measure_ticks(size, options.ticks, options.moto_as_is)
         report.runs += [runs["evaluator"], runs["naive"]]
     print("bench: cold-start imports", file=log, flush=True)
     report.imports = [
-        import_timing("evaluator handler", "app", import_runs),
-        import_timing("baseline: pandas", "pandas", import_runs),
+        import_timing("evaluator handler", "app", options.import_runs),
+        import_timing("baseline: pandas", "pandas", options.import_runs),
     ]
-    print(f"bench: peak RSS, N={rss_size}", file=log, flush=True)
-    report.rss = [peak_rss("evaluator", rss_size), peak_rss("naive", rss_size)]
+    print(f"bench: peak RSS, N={options.rss_size}", file=log, flush=True)
+    report.rss = [peak_rss(variant, options.rss_size, options.moto_as_is) for variant in ("evaluator", "naive")]
     return report
 
 
@@ -746,17 +748,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="retrain_trigger_local.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="monitor counts")
-    parser.add_argument("--ticks", type=int, default=TICKS, help="ticks per size (1 new, the rest unchanged)")
+    parser.add_argument("--ticks", type=int, default=TICKS, help="ticks per size: 1 all new, the rest unchanged")
     parser.add_argument("--import-runs", type=int, default=IMPORT_RUNS, help="fresh interpreters per import")
     parser.add_argument("--rss-size", type=int, default=RSS_SIZE, help="monitors in the peak RSS tick")
-    parser.add_argument("--out", type=Path, default=Path("demo-output"), help="where bench.json goes")
+    parser.add_argument("--moto-as-is", action="store_true", help="keep moto's O(table) Query and transaction copy")
+    parser.add_argument("--out", type=Path, default=Path("demo-output"), help="directory of bench.json")
     parser.add_argument("--rss-child", choices=("evaluator", "naive"), help=argparse.SUPPRESS)
     args = parser.parse_args(args_list)
+    if args.ticks < 2 or min(args.sizes) < 1:
+        parser.error("--ticks must be at least 2 and every size at least 1")
 
     if args.rss_child:
-        print(json.dumps(asdict(rss_child(args.rss_child, args.sizes[0]))))
+        print(json.dumps(asdict(rss_child(args.rss_child, args.sizes[0], args.moto_as_is))))
         return 0
-    report = run(args.sizes, args.ticks, args.import_runs, args.rss_size, args_list)
+    options = Options(tuple(args.sizes), args.ticks, args.import_runs, args.rss_size, args.moto_as_is)
+    report = run(options, args_list)
     print(report.markdown())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")

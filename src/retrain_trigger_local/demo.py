@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +32,7 @@ REFERENCE = ROOT / "data" / "reference_drift_scores.csv"
 PIPELINE_STATUS_EVENT = ROOT / "events" / "pipeline-succeeded.json"
 SCHEDULED_EVENT = ROOT / "events" / "scheduled.json"
 REGION = "us-east-1"
+PIPELINE_DURATION = timedelta(hours=3)  # simulated: the retraining ends three hours after the tick
 
 
 @dataclass(frozen=True)
@@ -223,8 +224,9 @@ class Demo:
                     )
         return evaluations
 
-    def finish_pipeline(self, lifecycle: ModuleType, execution_arn: str) -> None:
-        """Close the loop as SageMaker would: its status-change event, with the status moto reports."""
+    def finish_pipeline(self, lifecycle: ModuleType, execution_arn: str, ended: datetime) -> None:
+        """Close the loop as SageMaker would: its status-change event, with the status moto reports, at the
+        simulated time the pipeline ends (moto's own timestamps are wall-clock)."""
         described = self.client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=execution_arn)
         status = described["PipelineExecutionStatus"]
         if status not in {"Succeeded", "Failed", "Stopped"}:
@@ -234,7 +236,6 @@ class Demo:
             )
             status = "Succeeded"
         event = json.loads(PIPELINE_STATUS_EVENT.read_text())
-        ended = described.get("LastModifiedTime") or datetime.now(UTC)
         event |= {"id": str(uuid.uuid4()), "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ")}
         event["detail"] |= {
             "pipelineArn": described["PipelineArn"],
