@@ -219,9 +219,8 @@ class Demo:
                 state = monitor.get("state_after", monitor["outcome"])
                 self.say(f"{at.date()!s:<12}{row['drift_score']:>8.4f}  {state:<12}{' '.join(actions) or '-'}")
                 if any(a["kind"] == "sagemaker" and a["status"] == "done" for a in monitor["actions"]):
-                    self.finish_pipeline(
-                        lifecycle, next(a["result"] for a in monitor["actions"] if a["kind"] == "sagemaker")
-                    )
+                    arn = next(a["result"] for a in monitor["actions"] if a["kind"] == "sagemaker")
+                    self.finish_pipeline(lifecycle, arn, at + PIPELINE_DURATION)
         return evaluations
 
     def finish_pipeline(self, lifecycle: ModuleType, execution_arn: str, ended: datetime) -> None:
@@ -288,11 +287,8 @@ class Demo:
         for event in bus_events:
             self.say(f"  {event['detail-type']}: {event['detail']['event']} ({event['detail']['idempotency_key']})")
 
-        items = (
-            self.session.resource("dynamodb", endpoint_url=self.endpoint)
-            .Table(outputs["StateTableName"])
-            .scan()["Items"]
-        )
+        table = self.session.resource("dynamodb", endpoint_url=self.endpoint).Table(outputs["StateTableName"])
+        items: list[dict[str, Any]] = table.scan()["Items"]
         history = sorted((i for i in items if str(i["sk"]).startswith("history#")), key=lambda i: str(i["sk"]))
         state = next((i for i in items if i["sk"] == "state"), None)
         self.say(f"\nState item: {state['status'] if state else 'none'} (version {state['version'] if state else 0})")

@@ -9,8 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
 
 LEVEL_STYLE = {
     "critical": {"color": "tab:red", "linestyle": "-"},
@@ -18,6 +19,11 @@ LEVEL_STYLE = {
     "reset": {"color": "tab:green", "linestyle": "--"},
 }
 ALERT_COLOR = {"warning": "tab:orange", "critical": "tab:red", "escalation": "darkred", "recovered": "tab:green"}
+
+
+def _x(at: pd.Timestamp) -> float:
+    """Matplotlib's date axis position of a timestamp."""
+    return float(mdates.date2num(at.to_pydatetime()))  # type: ignore[no-untyped-call]
 
 
 def plot_scores(
@@ -42,7 +48,7 @@ def plot_scores(
             label = None if event in labelled else f"alert: {event}"
             labelled.add(event)
             axes.scatter(
-                [at],
+                [_x(at)],
                 [scores[at]],
                 s=90,
                 facecolors="none",
@@ -56,7 +62,7 @@ def plot_scores(
         at = at.tz_convert("UTC") if at.tzinfo else at.tz_localize("UTC")
         if at in scores.index:
             axes.scatter(
-                [at],
+                [_x(at)],
                 [scores[at]],
                 marker="*",
                 s=260,

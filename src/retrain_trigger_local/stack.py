@@ -826,9 +826,12 @@ def _stack_resources(target: AwsTarget, stack_name: str) -> Iterator[tuple[str, 
 def capture_lambda_targets(session_or_endpoint: boto3.session.Session | str | None, info: StackInfo) -> dict[str, str]:
     """Re-point every rule target that invokes one of the stack's functions at an SQS queue (an inbox).
 
-    moto cannot deliver to a Lambda target: put_events raises NotImplementedError for a rule that has one. With
-    inboxes, events still flow through the template's own rules and patterns; the caller drains a function's
-    inbox and calls its handler. Returns each inbox's URL by function logical id.
+    moto cannot deliver to a Lambda target: put_events raises NotImplementedError for a matching rule that has
+    one. With inboxes, events still flow through the template's own rules and patterns; the caller drains a
+    function's inbox and calls its handler. Returns each inbox's URL by function logical id.
+
+    Schedule rules lose their Lambda target instead: moto never fires a schedule, but matches a rule without a
+    pattern with every event on its bus, so any event on the default bus would reach the evaluator's target.
     """
     target = AwsTarget.of(session_or_endpoint)
     events, sqs = target.events(), target.sqs()
@@ -848,16 +851,18 @@ def capture_lambda_targets(session_or_endpoint: boto3.session.Session | str | No
         for rule in events.list_rules(EventBusName=bus["Name"])["Rules"]:
             if rule["Name"] not in rules:
                 continue
-            for rule_target in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]:
+            listed = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]
+            for rule_target in listed:
                 function = functions.get(rule_target["Arn"].rsplit(":", 1)[-1])
                 if ":lambda:" not in rule_target["Arn"] or function is None:
                     continue
-                if function not in inboxes:
-                    inboxes[function] = sqs.create_queue(QueueName=f"{info.stack_name}-{function}-inbox"[:80])[
-                        "QueueUrl"
-                    ]
-                queue_arn = sqs.get_queue_attributes(QueueUrl=inboxes[function], AttributeNames=["QueueArn"])
                 events.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=[rule_target["Id"]])
+                if "EventPattern" not in rule:
+                    continue
+                if function not in inboxes:
+                    queue = sqs.create_queue(QueueName=f"{info.stack_name}-{function}-inbox"[:80])
+                    inboxes[function] = queue["QueueUrl"]
+                queue_arn = sqs.get_queue_attributes(QueueUrl=inboxes[function], AttributeNames=["QueueArn"])
                 events.put_targets(
                     Rule=rule["Name"],
                     EventBusName=bus["Name"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,8 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-
 from retrain_trigger import wiring
+
 from retrain_trigger_local.demo import LambdaContext, drain, load_handler
 from retrain_trigger_local.stack import deploy_stack, start_moto_server
 
@@ -36,6 +37,8 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     }.items():
         monkeypatch.setenv(name, value)
     with start_moto_server() as server:
+        # moto's backends are per process, shared by every server in it: start from an empty account.
+        urllib.request.urlopen(urllib.request.Request(f"{server.endpoint_url}/moto-api/reset", method="POST"))
         monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
         stack = deploy_stack(
             server.endpoint_url, "concurrency", {"TickMinutes": "1440", "MonitorEvery": "1d", "PipelineName": PIPELINE}

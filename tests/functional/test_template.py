@@ -369,7 +369,7 @@ def test_the_sample_events_reach_the_lifecycle_function_through_the_template_rul
         "Retraining Finished",
         "SageMaker Model Building Pipeline Execution Status Change",
     ]
-    assert drain(inboxes["EvaluatorFunction"]) == []  # only its schedule invokes the evaluator
+    assert set(inboxes) == {"LifecycleFunction"}  # the evaluator runs on its schedule only
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("*.json")))

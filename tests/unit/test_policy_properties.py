@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from retrain_trigger.model import Status
 
 from .scenario import Replay, monitor
@@ -22,7 +23,7 @@ def test_between_two_retrainings_the_score_fell_below_reset(series: list[float |
         if any(a.notice.event == "retrain_started" for a in decision.new_actions):
             retrain_days.append(n)
             replay.lifecycle(n + 0.5, "succeeded")
-    for first, second in zip(retrain_days, retrain_days[1:], strict=False):
+    for first, second in pairwise(retrain_days):
         between = [v for d, v in enumerate(series) if first < d < second and v is not None]
         assert any(v < 0.15 for v in between)
 
