@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from retrain_trigger.events import ScheduledTick, parse_event
 from retrain_trigger.service import evaluate_due_monitors
 from retrain_trigger.telemetry import record_report

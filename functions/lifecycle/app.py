@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from retrain_trigger.events import lifecycle_event
 from retrain_trigger.service import handle_lifecycle_event
 from retrain_trigger.telemetry import record_result

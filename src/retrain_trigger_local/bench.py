@@ -35,12 +35,12 @@ from unittest.mock import patch
 import boto3
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
+
 from retrain_trigger import messages
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.config import MonitorConfig, parse_catalog_json
 from retrain_trigger.model import ActionRecord, MonitorState, Observation
 from retrain_trigger.policy import evaluate, is_due
-
 from retrain_trigger_local.template import ROOT, resource_properties
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from retrain_trigger import wiring
 
+from retrain_trigger import wiring
 from retrain_trigger_local.demo import LambdaContext, drain, load_handler
 from retrain_trigger_local.stack import deploy_stack, start_moto_server
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from moto import mock_aws
-from retrain_trigger.adapters.clients import CLIENT_CONFIG, aws_client
 
+from retrain_trigger.adapters.clients import CLIENT_CONFIG, aws_client
 from tests.support import resources
 
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+
 from retrain_trigger.adapters.actions import AwsActionGateway, sns_subject
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.errors import DependencyError, RetryableError
 from retrain_trigger.model import token
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
-
 from tests.support.resources import REGION
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.errors import BadInput
-
 from retrain_trigger_local.demo import LambdaContext, drain, load_handler
 from tests.support import resources
 

@@ -12,11 +12,11 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.stub import Stubber
+
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, DependencyError, RetrainTriggerError, RetryableError
 from retrain_trigger.model import Observation
-
 from tests.support.resources import REGION
 
 if TYPE_CHECKING:

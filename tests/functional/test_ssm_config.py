@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
+
 from retrain_trigger.adapters.ssm_config import SsmConfigSource
 from retrain_trigger.errors import ConfigError, DependencyError, RetryableError
-
 from tests.support.resources import REGION, create_parameter
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
+
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.errors import DependencyError, RetryableError, StaleState
 from retrain_trigger.model import Episode, MonitorState, Status
 from retrain_trigger.ports import HistoryEntry
-
 from tests.support.resources import REGION
 
 if TYPE_CHECKING:

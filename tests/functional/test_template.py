@@ -13,9 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
+
 from retrain_trigger.config import CloudWatchSource, DynamoDBSource, parse_catalog_json
 from retrain_trigger.settings import Settings
-
 from retrain_trigger_local.stack import (
     ParameterError,
     StackInfo,

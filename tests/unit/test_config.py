@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from retrain_trigger.config import parse_catalog, parse_catalog_json
 from retrain_trigger.errors import ConfigError
 

@@ -6,6 +6,7 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from retrain_trigger.model import Status
 
 from .scenario import Replay, monitor

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from retrain_trigger.errors import BadInput
 from retrain_trigger.model import MonitorState, Observation, Status
 from retrain_trigger.policy import evaluate, is_due
