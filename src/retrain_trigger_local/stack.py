@@ -52,7 +52,7 @@ _CODE_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::Laye
 _PLACEHOLDER_BUCKET = "retrain-trigger-artifacts"
 
 # moto models these types but its CloudFormation resolves `Ref` to them as the Python object's repr (moto 5.2.5:
-# LayerVersion has no physical_resource_id), so the functions' Layers and the SharedLayerArn output would be junk.
+# LayerVersion has no physical_resource_id), so the SharedLayerArn output would not be an ARN.
 _REF_BROKEN_IN_MOTO = frozenset({"AWS::Lambda::LayerVersion"})
 
 
@@ -554,7 +554,7 @@ _CREATORS: dict[str, tuple[_Creator, str]] = {
     "AWS::SQS::QueuePolicy": (_apply_queue_policy, "applied with sqs.set_queue_attributes(Policy)"),
     "AWS::Lambda::LayerVersion": (
         _publish_layer_version,
-        "published with lambda.publish_layer_version (moto's CloudFormation resolves Ref to a layer to junk)",
+        "published with lambda.publish_layer_version (moto's CloudFormation cannot resolve a Ref to a layer version)",
     ),
 }
 

@@ -10,8 +10,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import CLIENT_CONFIG, aws_client
 from tests.support import resources
+from tests.support.world import World
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -121,3 +123,10 @@ def record_calls() -> RecordCalls:
         return calls
 
     return record
+
+
+@pytest.fixture
+def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The stack's resources from template.yaml, the user's pipeline, and the handlers wired to them."""
+    yield World(monkeypatch)
+    wiring.reset()
