@@ -1,6 +1,6 @@
 """`make bench`: the evaluator against a naive per-model loop, side by side in one run.
 
-Measures AWS calls per evaluation tick, wall time per tick, cold-start import time and peak RSS. Everything runs on
+Measures AWS calls per evaluation tick, wall time per tick, cold-start import time and peak RSS. The ticks run on
 moto in-process: the times are our code plus moto, never AWS latency. The naive loop is what a hand-wired evaluator
 does: for each monitor GetItem its state, Query its latest score, decide with the same `policy.evaluate`, act, and
 PutItem the state on every evaluation.
@@ -9,8 +9,10 @@ PutItem the state on every evaluation.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
+import logging
 import os
 import platform
 import resource
@@ -22,7 +24,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,24 +32,24 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
-from unittest.mock import patch
 
 import boto3
 from botocore.handlers import BUILTIN_HANDLERS
-from moto import mock_aws
 
 from retrain_trigger import messages
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.config import MonitorConfig, parse_catalog_json
 from retrain_trigger.model import ActionRecord, MonitorState, Observation
 from retrain_trigger.policy import evaluate, is_due
-from retrain_trigger_local.template import ROOT, resource_properties
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
     from mypy_boto3_ssm import SSMClient
 
+# Neither moto, unittest.mock nor the template reader is imported at the top: the RSS child imports this module and
+# must hold only what its variant needs. Same root as retrain_trigger_local.template.ROOT.
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SIZES = (100, 1000)
 RSS_SIZE = 1000
 TICKS = 4  # tick 1: every monitor new; ticks 2..4: nothing changes (the steady state, timed as a median of 3)
@@ -106,6 +107,10 @@ class Stack:
     queue_url: str
     bus_name: str
 
+    @classmethod
+    def from_environment(cls, size: int) -> Stack:
+        return cls(size, os.environ["ALERT_TOPIC_ARN"], os.environ["RETRAIN_QUEUE_URL"], os.environ["EVENT_BUS_NAME"])
+
     def environment(self) -> dict[str, str]:
         """The evaluator's settings, as template.yaml's Globals set them."""
         return {
@@ -122,6 +127,8 @@ class Stack:
 
 
 def _create_table(dynamodb: DynamoDBClient, name: str, logical_id: str) -> None:
+    from retrain_trigger_local.template import resource_properties  # noqa: PLC0415 - see ROOT
+
     props = resource_properties(logical_id)
     extra: dict[str, Any] = {}
     if "GlobalSecondaryIndexes" in props:
@@ -230,7 +237,7 @@ class Evaluator:
     name = "evaluator"
 
     def __init__(self) -> None:
-        from retrain_trigger import wiring  # noqa: PLC0415 - the naive variant's RSS must not include the adapters
+        from retrain_trigger import wiring  # noqa: PLC0415 - the naive loop's process must not import Powertools
         from retrain_trigger.adapters.clients import aws_client  # noqa: PLC0415
         from retrain_trigger.service import evaluate_due_monitors  # noqa: PLC0415
 
@@ -339,39 +346,48 @@ def moto_fast_paths() -> Iterator[None]:
       with an Update keep moto's own path.
     The calls made and their results are unchanged: `--moto-as-is` runs without these, slower.
     """
+    from unittest.mock import patch  # noqa: PLC0415 - see ROOT
+
     import moto.dynamodb.models as dynamodb_models  # noqa: PLC0415 - moto internals, only while measuring
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
     backend = dynamodb_models.DynamoDBBackend
     original_transact, original_query, original_all_items = backend.transact_write_items, Table.query, Table.all_items
-    no_copy = SimpleNamespace(deepcopy=lambda value, memo=None: value)
-    querying = threading.local()  # the score source queries from a thread pool
+    local = threading.local()  # moto's server and the score source's pool run calls in threads
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if getattr(local, "transaction", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         if any("Update" in item for item in transact_items):
             original_transact(self, transact_items)
             return
+        local.transaction = True
         try:
-            with patch.object(dynamodb_models, "copy", no_copy):
-                original_transact(self, transact_items)
+            original_transact(self, transact_items)
         except Exception as error:
             raise RuntimeError("bench: a transaction failed, and its rollback copy was skipped") from error
+        finally:
+            local.transaction = False
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        querying.partition = hash_key if index_name is None and self.range_key_attr else None
+        local.partition = hash_key if index_name is None and self.range_key_attr else None
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
-            querying.partition = None
+            local.partition = None
 
     def all_items(self: Any) -> Any:
-        partition = getattr(querying, "partition", None)
+        partition = getattr(local, "partition", None)
         if partition is None:
             return original_all_items(self)
         return sorted(self.items.get(partition, {}).values(), key=lambda item: item.range_key)
 
     with (
+        patch.object(dynamodb_models, "copy", SimpleNamespace(deepcopy=deepcopy)),
         patch.object(backend, "transact_write_items", transact_write_items),
         patch.object(Table, "query", query),
         patch.object(Table, "all_items", all_items),
@@ -382,6 +398,8 @@ def moto_fast_paths() -> Iterator[None]:
 @contextmanager
 def sandbox(size: int, moto_as_is: bool = False) -> Iterator[Stack]:
     """Dummy credentials, moto in-process, a fresh stack of `size` monitors, and the evaluator's settings."""
+    from moto import mock_aws  # noqa: PLC0415 - see ROOT
+
     with patched_environ(SANDBOX_ENV), mock_aws(), nullcontext() if moto_as_is else moto_fast_paths():
         stack = build_stack(size)
         with patched_environ(stack.environment()):
@@ -533,8 +551,9 @@ class ImportTiming:
 
 
 def _child_env() -> dict[str, str]:
-    path = os.pathsep.join(str(p) for p in MODULE_PATH)
-    return {**os.environ, **SANDBOX_ENV, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "0"}
+    env = {**os.environ, **SANDBOX_ENV, "PYTHONPATH": os.pathsep.join(str(p) for p in MODULE_PATH)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the warm-up run writes the bytecode the measured runs load
+    return env
 
 
 def import_timing(label: str, module: str, runs: int = IMPORT_RUNS) -> ImportTiming:
@@ -559,15 +578,16 @@ def import_timing(label: str, module: str, runs: int = IMPORT_RUNS) -> ImportTim
     )
 
 
-# -- 4: peak RSS -----------------------------------------------------------------------------------------------
+# -- 4: peak RSS ----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PeakRss:
     variant: str
     size: int
-    setup_mib: float  # interpreter, moto and the seeded stack, before the variant is imported
-    peak_mib: float  # after importing the variant and running one tick
+    base_mib: float  # the interpreter, boto3, pydantic and the domain: what both variants import
+    imported_mib: float  # after importing the variant (the handler module for the evaluator) and making its clients
+    peak_mib: float  # after one tick
     evaluated: int
 
 
@@ -586,31 +606,79 @@ def _load_evaluator_app() -> ModuleType:
     return module
 
 
-def rss_child(variant: str, size: int, moto_as_is: bool = False) -> PeakRss:
-    """In a fresh process: seed the stack, import the variant (the handler module for the evaluator), one tick."""
-    with sandbox(size, moto_as_is) as stack:
-        setup_mib = _max_rss_mib()
-        runner: Variant
-        if variant == "evaluator":
-            _load_evaluator_app()
-            runner = Evaluator()
-        else:
-            runner = NaiveLoop(stack)
-        outcome = runner(SCORES_AT + TICK, 1)
-    return PeakRss(variant, size, setup_mib, _max_rss_mib(), outcome.evaluated)
+def rss_child(variant: str, size: int) -> PeakRss:
+    """In a fresh process pointed at the moto server (AWS_ENDPOINT_URL): import the variant, then run tick 1."""
+    base = _max_rss_mib()
+    runner: Variant
+    if variant == "evaluator":
+        _load_evaluator_app()
+        runner = Evaluator()
+    else:
+        runner = NaiveLoop(Stack.from_environment(size))
+    imported = _max_rss_mib()
+    outcome = runner(SCORES_AT + TICK, 1)
+    peak = _max_rss_mib()
+    if (outcome.evaluated, outcome.transitions, outcome.errors, outcome.conflicts) != (size, size, 0, 0):
+        raise RuntimeError(f"bench: the {variant}'s tick 1 did not move every monitor once: {outcome}")
+    return PeakRss(variant, size, base, imported, peak, outcome.evaluated)
 
 
-def peak_rss(variant: str, size: int = RSS_SIZE, moto_as_is: bool = False) -> PeakRss:
-    command = [sys.executable, "-m", "retrain_trigger_local.bench", "--rss-child", variant, "--sizes", str(size)]
-    completed = subprocess.run(
-        [*command, "--moto-as-is"] if moto_as_is else command,
-        env=_child_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return PeakRss(**json.loads(completed.stdout.strip().splitlines()[-1]))
+# On Linux an exec'd process keeps the ru_maxrss of the process it was forked from, here this one with moto in it.
+# A shell that runs the child as a second command must fork it from its own small image, so the child's peak is its own.
+RSS_LAUNCHER = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
+
+
+@contextmanager
+def moto_server(moto_as_is: bool = False) -> Iterator[str]:
+    """moto as a server on loopback, in this process, so that the measured child holds no moto of its own."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - see ROOT
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    requests_log = logging.getLogger("werkzeug")
+    level = requests_log.level
+    requests_log.setLevel(logging.WARNING)  # one line per request otherwise
+    server.start()
+    try:
+        with nullcontext() if moto_as_is else moto_fast_paths():
+            host, port = server.get_host_and_port()
+            yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        requests_log.setLevel(level)
+
+
+def peak_rss(variants: Sequence[str], size: int = RSS_SIZE, moto_as_is: bool = False) -> list[PeakRss]:
+    """Each variant in its own fresh process, side by side against one seeded moto server."""
+    with moto_server(moto_as_is) as endpoint, patched_environ({**SANDBOX_ENV, "AWS_ENDPOINT_URL": endpoint}):
+        stack = build_stack(size)
+        env = {**_child_env(), **stack.environment(), "AWS_ENDPOINT_URL": endpoint}
+        children = [
+            subprocess.Popen(
+                [
+                    *RSS_LAUNCHER,
+                    sys.executable,
+                    "-m",
+                    "retrain_trigger_local.bench",
+                    "--rss-child",
+                    variant,
+                    "--sizes",
+                    str(size),
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for variant in variants
+        ]
+        results = []
+        for child in children:
+            out, err = child.communicate()
+            if child.returncode:
+                raise RuntimeError(f"bench: RSS child failed ({child.returncode}):\n{err}")
+            results.append(PeakRss(**json.loads(out.strip().splitlines()[-1])))
+    return results
 
 
 # -- report ----------------------------------------------------------------------------------------------------
@@ -653,7 +721,7 @@ class BenchReport:
             "### AWS calls per evaluation tick\n\n" + self._calls_table(),
             f"### Wall time per tick, on moto in-process (our code + moto, not AWS latency)\n\n{self._time_table()}",
             "### Cold-start import (fresh interpreter per run)\n\n" + self._import_table(),
-            "### Peak RSS (fresh process: moto and the seeded stack, then import + tick 1)\n\n" + self._rss_table(),
+            "### Peak RSS (fresh process per variant, against a moto server on loopback)\n\n" + self._rss_table(),
             "Notes:\n\n" + "\n".join(f"- {note}" for note in self._notes()),
         ]
         return "\n\n".join(sections) + "\n"
@@ -676,7 +744,7 @@ class BenchReport:
                     ", ".join(f"{name} {n}" for name, n in steady.calls.items()),
                 ]
             )
-        header = ["N", "variant", "tick 1 calls", "/monitor", "writes", "alerts", "steady calls", "/monitor"]
+        header = ["N", "variant", "tick 1 calls", "/monitor", "writes", "actions", "steady calls", "/monitor"]
         return _table([*header, "writes", "steady calls by operation"], "rl" + "r" * 7 + "l", rows)
 
     def _time_table(self) -> str:
@@ -698,7 +766,7 @@ class BenchReport:
     def _import_table(self) -> str:
         rows = [
             [
-                f"{t.label}: `import {t.module}`",
+                f"{t.label} (`import {t.module}`)",
                 str(len(t.runs_ms)),
                 f"{t.median_ms:.0f}",
                 f"{min(t.runs_ms):.0f}-{max(t.runs_ms):.0f}",
@@ -713,18 +781,21 @@ class BenchReport:
             [
                 str(r.size),
                 r.variant,
-                f"{r.setup_mib:.1f}",
+                f"{r.base_mib:.1f}",
+                f"{r.imported_mib:.1f}",
                 f"{r.peak_mib:.1f}",
-                f"{r.peak_mib - r.setup_mib:.1f}",
+                f"{r.peak_mib - r.base_mib:.1f}",
             ]
             for r in self.rss
         ]
-        return _table(["N", "variant", "after setup MiB", "after import + tick 1 MiB", "added MiB"], "rlr", rows)
+        header = ["N", "variant", "base MiB", "after import MiB", "after tick 1 MiB (peak)", "variant's own MiB"]
+        return _table(header, "rlr", rows)
 
     def _notes(self) -> list[str]:
         notes = [
             "Calls: every botocore API call during the tick, counted by a `before-call` hook on every session. "
-            "Writes: PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems. Alerts: SNS Publish.",
+            "Writes: PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems. Actions: Publish, "
+            "SendMessage, PutEvents, StartPipelineExecution (here one SNS alert per monitor on tick 1).",
             "Evaluator, tick 1: one conditional TransactWriteItems (state + history) per transition, and one more "
             "that records the alert as sent and releases the action lease. Steady ticks read and write nothing else.",
             "Both variants read the config once per tick (the evaluator's Powertools cache is set to 0 s: ticks are an "
@@ -732,7 +803,9 @@ class BenchReport:
             "BatchGetItem (100 keys a call); both Query each monitor's latest score.",
             "Import: the median of fresh interpreters after one discarded warm-up run; interpreter start-up excluded. "
             "The evaluator is functions/evaluator/app.py with PYTHONPATH=layers/retrain_trigger:functions/evaluator.",
-            "RSS: ru_maxrss of the process, which also holds moto and the seeded tables; `added` is the variant's own.",
+            "RSS: ru_maxrss of a fresh process that talks to a moto server on loopback, so it holds no moto. Base: "
+            "the interpreter, boto3, pydantic and the domain, which both variants import; then the variant's import "
+            "(for the evaluator, its handler module with Powertools) and clients; then tick 1, every monitor new.",
         ]
         if self.moto_fast_paths:
             notes.append(
@@ -795,12 +868,10 @@ def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> Benc
     report.imports = [
         import_timing("evaluator handler", "app", options.import_runs),
         import_timing("baseline: pandas", "pandas", options.import_runs),
-        import_timing("evaluator handler if it imported pandas", "app, pandas", options.import_runs),
+        import_timing("evaluator handler, were it to import pandas", "app, pandas", options.import_runs),
     ]
     print(f"bench: peak RSS, N={options.rss_size}", file=log, flush=True)
-    # The two children run side by side: each one's peak RSS is its own, whatever the other does.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        report.rss = list(pool.map(lambda v: peak_rss(v, options.rss_size, options.moto_as_is), ("evaluator", "naive")))
+    report.rss = peak_rss(("evaluator", "naive"), options.rss_size, options.moto_as_is)
     return report
 
 
@@ -819,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--ticks must be at least 2 and every size at least 1")
 
     if args.rss_child:
-        print(json.dumps(asdict(rss_child(args.rss_child, args.sizes[0], args.moto_as_is))))
+        print(json.dumps(asdict(rss_child(args.rss_child, args.sizes[0]))))
         return 0
     options = Options(tuple(args.sizes), args.ticks, args.import_runs, args.rss_size, args.moto_as_is)
     report = run(options, args_list)
