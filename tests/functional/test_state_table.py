@@ -30,11 +30,10 @@ def at(day: int) -> datetime:
     return datetime(2024, 8, day, tzinfo=UTC)
 
 
-def entry(monitor_id: str, day: int, before: str = "OK", after: str = "ALARM", version: int = 1) -> HistoryEntry:
+def entry(monitor_id: str, day: int, before: str = "OK", after: str = "ALARM") -> HistoryEntry:
     return HistoryEntry(
         monitor_id=monitor_id,
         at=at(day),
-        version=version,
         before=before,
         after=after,
         reason="score 0.31 >= critical 0.2",
@@ -198,7 +197,7 @@ def test_a_lost_commit_writes_no_history(store: DynamoDBStateStore) -> None:
     store.commit(MonitorState(monitor_id="churn"), expected_version=0, history=entry("churn", 8))
 
     with pytest.raises(StaleState):
-        store.commit(retraining("churn"), expected_version=5, history=entry("churn", 9, version=6))
+        store.commit(retraining("churn"), expected_version=5, history=entry("churn", 9))
 
     assert [h["at"] for h in store.history("churn")] == ["2024-08-08T00:00:00Z"]
 

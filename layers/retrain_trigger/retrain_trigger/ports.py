@@ -28,11 +28,10 @@ class ScoreSource(Protocol):
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """A transition as kept in the state table's history (with a TTL)."""
+    """A transition as kept in the state table's history (with a TTL), under the version it commits."""
 
     monitor_id: str
     at: datetime
-    version: int
     before: str
     after: str
     reason: str

@@ -178,7 +178,6 @@ def run_pending(monitor: MonitorConfig, state: MonitorState, config_version: str
     entry = HistoryEntry(
         monitor_id=monitor.id,
         at=max(a.notice.decided_at for a in state.pending),
-        version=state.version + 1,
         before=state.status.value,
         after=released.status.value,
         reason="actions: " + ", ".join(f"{r['kind']} {r['status']}" for r in records),
@@ -222,7 +221,6 @@ def _history(decision: Decision, config_version: str) -> HistoryEntry:
     return HistoryEntry(
         monitor_id=decision.monitor_id,
         at=decision.at,
-        version=decision.before.version + 1,
         before=decision.before.status.value,
         after=decision.state.status.value,
         reason=decision.reason,
