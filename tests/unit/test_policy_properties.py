@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from retrain_trigger.model import Status
@@ -14,7 +14,6 @@ from .scenario import Replay, monitor
 scores = st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=0.5)), min_size=1, max_size=40)
 
 
-@settings(max_examples=200, deadline=None)
 @given(series=scores)
 def test_between_two_retrainings_the_score_fell_below_reset(series: list[float | None]) -> None:
     replay = Replay(monitor(reset=0.15, grace_period="0s", cooldown="0s", max_age="1d"))
@@ -29,18 +28,19 @@ def test_between_two_retrainings_the_score_fell_below_reset(series: list[float |
         assert any(v < 0.15 for v in between)
 
 
-@settings(max_examples=200, deadline=None)
 @given(series=scores)
 def test_missing_data_never_triggers_a_retraining(series: list[float | None]) -> None:
     replay = Replay(monitor(missing_data="missing", max_age="12h"))
     for n, value in enumerate(series):
         decision = replay.score(n, value)
         if value is None:
-            assert decision.new_actions == ()
-            assert decision.state == decision.before
+            assert "retrain_started" not in [a.notice.event for a in decision.new_actions]
+            # the state is kept, except that a retraining that never reported still times out
+            assert decision.state == decision.before or [a.notice.event for a in decision.new_actions] == [
+                "retrain_failed"
+            ]
 
 
-@settings(max_examples=200, deadline=None)
 @given(series=scores)
 def test_a_retraining_needs_a_real_datapoint_above_critical(series: list[float | None]) -> None:
     replay = Replay(monitor(critical=0.2, missing_data="breaching", max_age="12h"))
@@ -50,7 +50,6 @@ def test_a_retraining_needs_a_real_datapoint_above_critical(series: list[float |
             assert value is not None and value > 0.2
 
 
-@settings(max_examples=100, deadline=None)
 @given(series=scores)
 def test_every_episode_key_is_used_by_one_retraining_only(series: list[float | None]) -> None:
     replay = Replay(monitor(grace_period="0s", cooldown="0s", retrain_on_persisting_drift=True, max_age="1d"))
