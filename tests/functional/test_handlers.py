@@ -7,7 +7,7 @@ import json
 import pytest
 
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger.errors import BadInput
+from retrain_trigger.errors import BadInput, ConfigError
 from retrain_trigger_local.demo import drain
 from tests.support.world import PIPELINE, TICK, World, context, event
 
@@ -116,6 +116,18 @@ def test_a_bad_monitor_config_is_reported_by_id_and_field_while_the_rest_run(wor
     by_id = {m["monitor_id"]: m for m in report["monitors"]}
     assert by_id["typo"]["error"]["field"] == "critcal"
     assert (by_id["churn-model"]["outcome"], by_id["churn-model"]["reason"]) == ("unchanged", "no breach")
+
+
+def test_an_unreadable_config_document_fails_the_tick_loudly(world: World) -> None:
+    aws_client("ssm").put_parameter(Name=world.parameter, Value="{not json", Type="String", Overwrite=True)
+
+    with pytest.raises(ConfigError) as error:
+        world.tick()
+
+    assert error.value.field == "(document)"
+    (alert,) = world.alerts()
+    assert alert["MessageAttributes"]["severity"]["Value"] == "error"
+    assert alert["MessageAttributes"]["monitor_id"]["Value"] == "*"
 
 
 def test_pipeline_succeeded_moves_the_monitor_to_retrained_with_a_grace_period(world: World) -> None:

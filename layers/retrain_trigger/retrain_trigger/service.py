@@ -15,7 +15,7 @@ from typing import Any
 
 from retrain_trigger import messages
 from retrain_trigger.config import MonitorConfig
-from retrain_trigger.errors import BadInput, RetrainTriggerError, RetryableError, StaleState
+from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import ActionRecord, Decision, LifecycleEvent, MonitorState, Observation
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle
 from retrain_trigger.ports import ActionGateway, ConfigSource, HistoryEntry, ScoreSource, StateStore
@@ -77,7 +77,11 @@ class Report:
 
 def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     """The evaluator's one entry point: every due monitor, decided and acted on at `now` (the tick's time)."""
-    catalog = deps.config.load()
+    try:
+        catalog = deps.config.load()
+    except ConfigError as error:  # nothing can be evaluated: say so on the topic, then fail the invocation
+        _failed(error.monitor_id, error, deps, now)
+        raise
     report = Report(now=now, config_version=catalog.version)
     for problem in catalog.errors:
         report.results.append(_failed(problem.monitor_id, problem, deps, now))
