@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from retrain_trigger.config import MonitorConfig
-from retrain_trigger.errors import RetrainTriggerError
+from retrain_trigger.errors import BadInput, RetrainTriggerError
 from retrain_trigger.model import ActionRecord, MonitorState, Notice, token
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
 
@@ -88,9 +88,14 @@ def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, con
     )
 
 
+def error_details(monitor_id: str, error: RetrainTriggerError) -> dict[str, str]:
+    """What a report and an alert say of a failure: the field too, where the input was bad."""
+    return error.as_dict() if isinstance(error, BadInput) else {"monitor_id": monitor_id, "problem": str(error)}
+
+
 def error_alert(monitor_id: str, error: RetrainTriggerError, key: str) -> Alert:
     """The evaluator's own input failed: say so loudly rather than stay silent."""
-    detail = error.as_dict() if hasattr(error, "as_dict") else {"monitor_id": monitor_id, "problem": str(error)}
+    detail = error_details(monitor_id, error)
     body = {"event": "evaluation_error", "severity": "error", "idempotency_key": key, **detail}
     return Alert(
         subject=f"[ERROR] {monitor_id} evaluation failed: {error}"[:100],

@@ -16,7 +16,7 @@ from typing import Any
 from retrain_trigger import messages
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, LifecycleEvent, MonitorState, Observation
+from retrain_trigger.model import ActionRecord, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle
 from retrain_trigger.ports import ActionGateway, ConfigSource, HistoryEntry, ScoreSource, StateStore
 
@@ -239,10 +239,9 @@ def _failed(
     monitor_id: str, error: RetrainTriggerError, deps: Deps, now: datetime, notify: bool = True
 ) -> MonitorResult:
     """Bad input or an unreadable source: report it, alert it, leave the state as it was."""
-    details = error.as_dict() if isinstance(error, BadInput) else {"monitor_id": monitor_id, "problem": str(error)}
-    result = MonitorResult(monitor_id, "error", error=details)
+    result = MonitorResult(monitor_id, "error", error=messages.error_details(monitor_id, error))
     if notify:
-        key = f"{monitor_id}@{now.strftime('%Y%m%dT%H%M%SZ')}:evaluation_error"
+        key = f"{episode_id(monitor_id, now)}:evaluation_error"
         try:
             message_id = deps.actions.publish_alert(messages.error_alert(monitor_id, error, key))
             result.actions.append({"kind": "sns", "key": key, "status": "done", "result": message_id})
