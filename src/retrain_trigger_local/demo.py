@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import boto3
 import pandas as pd
 
-from retrain_trigger_local.plot import plot_scores
+from retrain_trigger_cli.plot import plot_scores
 from retrain_trigger_local.stack import StackInfo, deploy_stack, start_moto_server
 from retrain_trigger_local.template import ROOT
 
