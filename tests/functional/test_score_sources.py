@@ -37,8 +37,8 @@ def dynamodb_monitor(monitor_id: str = "churn", **overrides: Any) -> MonitorConf
     return MonitorConfig.model_validate({"id": monitor_id, "critical": 0.2, "evaluation_periods": 3, **overrides})
 
 
-def cloudwatch_monitor(monitor_id: str = "churn", **overrides: Any) -> MonitorConfig:
-    source = {"type": "cloudwatch", "namespace": NAMESPACE, "dimensions": {"MonitorId": monitor_id}, "period": "1d"}
+def cloudwatch_monitor(monitor_id: str = "churn", period: str = "1d", **overrides: Any) -> MonitorConfig:
+    source = {"type": "cloudwatch", "namespace": NAMESPACE, "dimensions": {"MonitorId": monitor_id}, "period": period}
     return dynamodb_monitor(monitor_id, source=source, **overrides)
 
 
@@ -69,7 +69,7 @@ def bad_input(result: Sequence[Observation] | RetrainTriggerError) -> BadInput:
 
 @pytest.fixture
 def dynamodb_source(ddb: DynamoDBClient, score_table: str) -> DynamoDBScoreSource:
-    return DynamoDBScoreSource(score_table, client=ddb)
+    return DynamoDBScoreSource(score_table, client=ddb, clock=lambda: NOW)
 
 
 def test_returns_the_newest_evaluation_periods_oldest_first(
@@ -87,15 +87,91 @@ def test_returns_the_newest_evaluation_periods_oldest_first(
     assert observations(result["churn"]) == [(day(3), 0.3, {}), (day(4), 0.4, {}), (day(5), 0.5, {})]
 
 
-def test_future_datapoint_is_returned_for_the_engine_to_reject(
+def test_a_datapoint_ahead_of_the_wall_clock_is_bad_input_naming_the_timestamp(
     dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str
 ) -> None:
-    tomorrow = "2024-08-10T00:00:00Z"
-    put_scores(ddb, score_table, "churn", {"timestamp": tomorrow, "drift_score": Decimal("0.3")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.1")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-10T00:00:00Z", "drift_score": Decimal("0.3")})
 
-    (only,) = observations(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
+    error = bad_input(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
 
-    assert only[0] == day(10) > NOW
+    assert (error.monitor_id, error.field) == ("churn", "timestamp")
+    assert "ahead of the clock" in error.problem
+
+
+def test_a_datapoint_a_little_ahead_of_the_wall_clock_is_tolerated_and_not_read_before_its_time(
+    ddb: DynamoDBClient, score_table: str
+) -> None:
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T12:00:00Z", "drift_score": Decimal("0.1")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T12:34:00Z", "drift_score": Decimal("0.3")})
+    source = DynamoDBScoreSource(score_table, client=ddb, clock=lambda: NOW)  # 12:30, the producer 4 min ahead
+
+    assert observations(source.latest([dynamodb_monitor()], NOW)["churn"]) == [(day(9, 12), 0.1, {})]
+
+
+def late_tick_items(ddb: DynamoDBClient, score_table: str) -> None:
+    """Four days of scores up to NOW's day, then two written after it: what a tick retried a day late finds."""
+    days = [(d, Decimal(f"0.{d}")) for d in range(6, 10)] + [(10, Decimal("0.9")), (11, Decimal("0.8"))]
+    for d, score in days:
+        put_scores(ddb, score_table, "churn", {"timestamp": f"2024-08-{d:02d}T00:00:00Z", "drift_score": score})
+
+
+def test_a_late_tick_reads_as_of_its_own_time_and_decides_as_an_on_time_one(
+    ddb: DynamoDBClient, score_table: str, record_calls: RecordCalls
+) -> None:
+    on_time = DynamoDBScoreSource(score_table, client=ddb, clock=lambda: NOW)
+    late = DynamoDBScoreSource(score_table, client=ddb, clock=lambda: day(11, 6))
+    put_scores(ddb, score_table, "churn", *({"timestamp": f"2024-08-0{d}T00:00:00Z", "drift_score": d} for d in (6, 7)))
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-08T00:00:00Z", "drift_score": Decimal("0.8")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.9")})
+    seen_on_time = observations(on_time.latest([dynamodb_monitor()], NOW)["churn"])
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-10T00:00:00Z", "drift_score": Decimal("0.1")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-11T00:00:00Z", "drift_score": Decimal("0.1")})
+    calls = record_calls(ddb, "Query")
+
+    seen_late = observations(late.latest([dynamodb_monitor()], NOW)["churn"])
+
+    assert seen_late == seen_on_time == [(day(7), 7.0, {}), (day(8), 0.8, {}), (day(9), 0.9, {})]
+    assert len(calls) == 2  # the newest items showed it was late; the second read is bounded by its time
+    assert calls[1]["ExpressionAttributeValues"][":before"] == {"S": "2024-08-09T12:30:01"}
+
+
+def test_an_on_time_tick_is_one_query_per_monitor(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str, record_calls: RecordCalls
+) -> None:
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.3")})
+    calls = record_calls(ddb, "Query")
+
+    dynamodb_source.latest([dynamodb_monitor(), dynamodb_monitor("fraud")], NOW)
+
+    assert len(calls) == 2
+    assert all(":before" not in call["ExpressionAttributeValues"] for call in calls)
+
+
+def test_a_datapoint_stamped_exactly_at_the_tick_is_read_and_one_a_moment_later_is_not(
+    ddb: DynamoDBClient, score_table: str
+) -> None:
+    source = DynamoDBScoreSource(score_table, client=ddb, clock=lambda: day(9, 1))
+    tick = day(9)
+    put_scores(
+        ddb,
+        score_table,
+        "churn",
+        {"timestamp": "2024-08-08T00:00:00Z", "drift_score": Decimal("0.1")},
+        {"timestamp": "2024-08-08T12:00:00.250Z", "drift_score": Decimal("0.2")},
+        {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.3")},
+        # Later in the tick's own second: it sorts below the tick's text ('.' < 'Z') yet is after the tick.
+        {"timestamp": "2024-08-09T00:00:00.500+00:00", "drift_score": Decimal("0.9")},
+        {"timestamp": "2024-08-09T00:00:00.750Z", "drift_score": Decimal("0.9")},
+    )
+
+    result = source.latest([dynamodb_monitor()], tick)
+
+    assert observations(result["churn"]) == [
+        (day(8), 0.1, {}),
+        (datetime(2024, 8, 8, 12, 0, 0, 250_000, tzinfo=UTC), 0.2, {}),
+        (day(9), 0.3, {}),
+    ]
 
 
 def test_guard_metrics_come_from_the_same_item_and_may_be_absent(
@@ -146,6 +222,58 @@ def test_a_timestamp_that_is_not_iso_8601_with_a_timezone_is_bad_input(
     error = bad_input(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
 
     assert error.field == "timestamp"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2024-08-08T19:00:00-05:00",  # a local time: sorts by its text, 5 h before its real place
+        "2024-08-09T02:00:00+02:00",
+        "20240809T000000Z",  # basic ISO form: sorts below every extended one
+        "2024-08-09 00:00:00Z",  # space instead of 'T'
+        "2024-08-09T00:00Z",  # no seconds: sorts after the same minute's seconds
+    ],
+)
+def test_a_timestamp_not_written_as_utc_in_the_sortable_form_is_bad_input_saying_producers_must_write_utc(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str, timestamp: str
+) -> None:
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-08T00:00:00Z", "drift_score": Decimal("0.1")})
+    put_scores(ddb, score_table, "churn", {"timestamp": timestamp, "drift_score": Decimal("0.3")})
+
+    error = bad_input(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=2)], NOW)["churn"])
+
+    assert (error.monitor_id, error.field) == ("churn", "timestamp")
+    assert "producers must write UTC" in error.problem
+
+
+def test_a_local_time_that_sorts_as_newest_is_refused_rather_than_read_as_the_newest(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str
+) -> None:
+    # 23:00-05:00 is 04:00Z on the 9th, older than 06:00Z, yet its text sorts above: the Query calls it newest.
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T06:00:00Z", "drift_score": Decimal("0.1")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T23:00:00-05:00", "drift_score": Decimal("0.9")})
+
+    error = bad_input(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=1)], NOW)["churn"])
+
+    assert error.field == "timestamp"
+
+
+def test_utc_written_with_an_offset_or_a_fraction_is_read_in_utc(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str
+) -> None:
+    put_scores(
+        ddb,
+        score_table,
+        "churn",
+        {"timestamp": "2024-08-08T00:00:00+00:00", "drift_score": Decimal("0.1")},
+        {"timestamp": "2024-08-09T00:00:00.125Z", "drift_score": Decimal("0.2")},
+    )
+
+    result = dynamodb_source.latest([dynamodb_monitor(evaluation_periods=2)], NOW)
+
+    first, second = (at for at, _score, _metrics in observations(result["churn"]))
+    assert (first, second) == (day(8), datetime(2024, 8, 9, 0, 0, 0, 125_000, tzinfo=UTC))
+    assert first.tzinfo is UTC and second.tzinfo is UTC
 
 
 def test_a_non_numeric_guard_is_bad_input_naming_the_guard(
@@ -232,15 +360,21 @@ def test_cloudwatch_returns_the_newest_periods_with_guards_joined_by_timestamp(
     ]
 
 
-def test_cloudwatch_future_datapoint_is_returned_for_the_engine_to_reject(
+def test_cloudwatch_reads_as_of_the_tick_so_a_late_tick_decides_as_an_on_time_one(
     cloudwatch_source: CloudWatchScoreSource, cloudwatch: CloudWatchClient
 ) -> None:
-    put_metric(cloudwatch, "churn", "drift_score", day(10, hour=1), 0.5)
+    tick = day(9, 12)
+    put_metric(cloudwatch, "churn", "drift_score", day(9, 10), 0.1)
+    put_metric(cloudwatch, "churn", "drift_score", day(9, 11), 0.2)
+    put_metric(cloudwatch, "churn", "drift_score", tick, 0.3)  # stamped exactly at the tick: counts
+    on_time = observations(cloudwatch_source.latest([cloudwatch_monitor(period="1h")], tick)["churn"])
+    put_metric(cloudwatch, "churn", "drift_score", tick + timedelta(minutes=30), 0.9)  # in the tick's hour, later
+    put_metric(cloudwatch, "churn", "drift_score", day(9, 13), 0.9)
+    put_metric(cloudwatch, "churn", "drift_score", day(10), 0.9)
 
-    result = cloudwatch_source.latest([cloudwatch_monitor()], NOW)
+    late = observations(cloudwatch_source.latest([cloudwatch_monitor(period="1h")], tick)["churn"])
 
-    assert observations(result["churn"]) == [(day(10), 0.5, {})]
-    assert day(10) > NOW
+    assert late == on_time == [(day(9, 10), 0.1, {}), (day(9, 11), 0.2, {}), (tick, 0.3, {})]
 
 
 def test_cloudwatch_batches_501_queries_into_two_calls(
@@ -263,7 +397,7 @@ def test_cloudwatch_batches_501_queries_into_two_calls(
     assert observations(result["m123"]) == []
 
 
-def test_cloudwatch_window_covers_staleness_and_the_evaluation_periods_and_one_period_ahead(
+def test_cloudwatch_window_covers_staleness_and_the_evaluation_periods_up_to_the_tick(
     cloudwatch_source: CloudWatchScoreSource, cloudwatch: CloudWatchClient, record_calls: RecordCalls
 ) -> None:
     calls = record_calls(cloudwatch, "GetMetricData")
@@ -275,7 +409,7 @@ def test_cloudwatch_window_covers_staleness_and_the_evaluation_periods_and_one_p
     assert query["MetricStat"]["Stat"] == "Average"
     assert query["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "MonitorId", "Value": "churn"}]
     assert start == day(4)  # NOW - (2 days + 3 periods), floored to a whole day
-    assert end == NOW + timedelta(days=1)
+    assert end == NOW + timedelta(seconds=1)  # EndTime is exclusive: a datapoint stamped at NOW is read
 
 
 def test_cloudwatch_follows_next_token_across_pages() -> None:

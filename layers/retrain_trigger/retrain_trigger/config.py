@@ -11,11 +11,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,10 +31,41 @@ _COMPACT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_DEPTH = 32  # the schema itself nests 7 deep; deeper is a broken document, refused before it can recurse
+
+
+class _CrossFieldError(ValueError):
+    """A cross-field rule broken: raised by a model validator, it names the field to blame (pydantic cannot)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(problem)
+
+
+def _not_boolean(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1 (and 1.0, and one second): never what a JSON `true` meant here.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
 def _compact_duration(value: Any) -> Any:
     """Accept '90s', '15m', '6h', '1d', '2w' besides pydantic's ISO 8601 ('PT6H') and plain seconds."""
+    _not_boolean(value)
     if isinstance(value, str) and (match := _COMPACT.match(value)):
         return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
     return value
 
 
@@ -43,8 +75,15 @@ def _finite(value: float) -> float:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_compact_duration)]
-Level = Annotated[float, AfterValidator(_finite)]
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_compact_duration), AfterValidator(_not_negative)]  # 0 allowed
+PositiveDuration = Annotated[timedelta, BeforeValidator(_compact_duration), AfterValidator(_positive)]
+Level = Annotated[float, BeforeValidator(_not_boolean), AfterValidator(_finite)]
+Count = Annotated[int, BeforeValidator(_not_boolean)]
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]  # any offset in, UTC out; no timezone is refused
 ActionKind = Literal["sagemaker", "sqs", "eventbridge", "sns"]
 MissingData = Literal["missing", "ignore", "breaching", "not_breaching"]
 MonitorId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
@@ -73,7 +112,14 @@ class CloudWatchSource(_Frozen):
     metric_name: str = "drift_score"
     dimensions: dict[str, str] = Field(default_factory=dict)
     stat: Literal["Average", "Maximum", "Minimum", "Sum", "SampleCount"] = "Average"
-    period: Duration = timedelta(days=1)
+    period: PositiveDuration = timedelta(days=1)
+
+    @model_validator(mode="after")
+    def _cloudwatch_period(self) -> CloudWatchSource:
+        seconds = self.period.total_seconds()
+        if seconds not in (1, 5, 10, 30) and seconds % 60:
+            raise _CrossFieldError("period", "CloudWatch takes a period of 1, 5, 10 or 30 seconds or a multiple of 60")
+        return self
 
 
 class Guard(_Frozen):
@@ -86,7 +132,7 @@ class Guard(_Frozen):
     @model_validator(mode="after")
     def _one_bound(self) -> Guard:
         if (self.below is None) == (self.above is None):
-            raise ValueError("a guard takes exactly one of 'below' or 'above'")
+            raise _CrossFieldError("", "a guard takes exactly one of 'below' or 'above'")
         return self
 
     def holds(self, value: float | None) -> bool:
@@ -119,7 +165,7 @@ class ActionsConfig(_Frozen):
     @model_validator(mode="after")
     def _pipeline_named(self) -> ActionsConfig:
         if "sagemaker" in self.on_retrain and self.pipeline is None:
-            raise ValueError("on_retrain includes 'sagemaker' but no pipeline is configured")
+            raise _CrossFieldError("pipeline", "on_retrain includes 'sagemaker' but no pipeline is configured")
         return self
 
 
@@ -132,19 +178,19 @@ class MonitorConfig(_Frozen):
     reset: Level | None = None
     warning: Level | None = None
     warning_reset: Level | None = None
-    datapoints_to_trigger: int = Field(default=1, ge=1)
-    evaluation_periods: int = Field(default=1, ge=1, le=100)
+    datapoints_to_trigger: Count = Field(default=1, ge=1)
+    evaluation_periods: Count = Field(default=1, ge=1, le=100)
     missing_data: MissingData = "missing"
-    max_age: Duration | None = None
+    max_age: PositiveDuration | None = None
     guards: tuple[Guard, ...] = ()
     grace_period: Duration = timedelta(days=1)
     cooldown: Duration = timedelta(days=7)
-    retrain_on_persisting_drift: bool = False
-    max_retrains_per_episode: int = Field(default=3, ge=1)
-    retraining_timeout: Duration = timedelta(days=2)
-    every: Duration | None = None
+    retrain_on_persisting_drift: bool = Field(default=False, strict=True)
+    max_retrains_per_episode: Count = Field(default=3, ge=1)
+    retraining_timeout: PositiveDuration = timedelta(days=2)
+    every: PositiveDuration | None = None
     mode: Literal["active", "shadow", "muted"] = "active"
-    muted_until: datetime | None = None
+    muted_until: Instant | None = None
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
     @model_validator(mode="before")
@@ -158,17 +204,15 @@ class MonitorConfig(_Frozen):
     @model_validator(mode="after")
     def _coherent(self) -> MonitorConfig:
         if self.reset is not None and self.reset > self.critical:
-            raise ValueError("reset must not be above critical")
+            raise _CrossFieldError("reset", "must not be above critical")
         if self.warning is not None and self.warning >= self.critical:
-            raise ValueError("warning must be below critical")
+            raise _CrossFieldError("warning", "must be below critical")
         if self.warning_reset is not None and (self.warning is None or self.warning_reset > self.warning):
-            raise ValueError("warning_reset needs a warning level and must not be above it")
+            raise _CrossFieldError("warning_reset", "needs a warning level and must not be above it")
         if self.datapoints_to_trigger > self.evaluation_periods:
-            raise ValueError("datapoints_to_trigger must not exceed evaluation_periods")
+            raise _CrossFieldError("datapoints_to_trigger", "must not exceed evaluation_periods")
         if self.mode == "muted" and self.muted_until is None:
-            raise ValueError("mode 'muted' needs muted_until")
-        if self.muted_until is not None and self.muted_until.tzinfo is None:
-            raise ValueError("muted_until needs a timezone, e.g. 2024-08-01T00:00:00Z")
+            raise _CrossFieldError("muted_until", "mode 'muted' needs muted_until, e.g. 2024-08-20T00:00:00Z")
         return self
 
     # Derived levels: the engine reads these, never the raw optional fields.
@@ -220,12 +264,34 @@ def config_version(document: Mapping[str, Any]) -> str:
 
 def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(document)"
-    return ConfigError(monitor_id, location, first["msg"])
+    parts = [str(part) for part in first["loc"]]
+    if parts[:1] == ["source"] and parts[1:2] in (["dynamodb"], ["cloudwatch"]):
+        del parts[1]  # the discriminated union's tag is not a key the user wrote
+    problem = first["msg"]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
+        problem = str(cause)
+    if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
+        parts += [cause.field] if cause.field else []
+    return ConfigError(monitor_id, ".".join(parts) or "(monitor)", problem)
+
+
+def _depth(document: Any) -> int:
+    """How deep objects and lists nest (iteratively: the check must not recurse on what it guards against)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
+    return deepest
 
 
 def parse_catalog(document: Any) -> Catalog:
     """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one."""
+    if _depth(document) > MAX_DEPTH:
+        raise ConfigError("*", "(document)", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(document, Mapping):
         raise ConfigError("*", "(document)", "the configuration must be an object with 'defaults' and 'monitors'")
     unknown = set(document) - {"defaults", "monitors", "version", "description"}
@@ -269,4 +335,6 @@ def parse_catalog_json(text: str) -> Catalog:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError("*", "(document)", f"not valid JSON: {error}") from error
+    except RecursionError as error:  # the JSON decoder recurses per nesting level
+        raise ConfigError("*", "(document)", f"nested deeper than {MAX_DEPTH} levels") from error
     return parse_catalog(document)

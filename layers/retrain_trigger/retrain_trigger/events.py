@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from retrain_trigger.errors import BadInput
 from retrain_trigger.model import LifecycleEvent, LifecycleKind
@@ -15,6 +16,21 @@ RETRAINING_FINISHED = "Retraining Finished"
 MODEL_DEPLOYED = "Model Deployed"
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def _text(value: Any) -> Any:
+    # EventBridge writes `time` as ISO-8601 text; pydantic would read a number as seconds since 1970.
+    if not isinstance(value, str | datetime):
+        raise ValueError(f"must be an ISO-8601 time with a timezone, not {type(value).__name__}")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# An event's time, normalized to UTC where it enters; a time without a timezone is refused (BadInput on event.time).
+Instant = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_utc)]
 
 
 class EventBridgeModel(BaseModel):
@@ -27,7 +43,7 @@ class EventBridgeModel(BaseModel):
     id: str
     source: str
     account: str
-    time: AwareDatetime
+    time: Instant
     region: str
     resources: list[str]
     detail_type: str = Field(alias="detail-type")
@@ -68,7 +84,8 @@ class ModelDeployedDetail(BaseModel):
 
 
 def parse_event(event: Any, model: type[Model], source: str = "event") -> Model:
-    """Validate an incoming event; a malformed one becomes BadInput naming the field."""
+    """Validate an incoming event; a malformed one becomes BadInput naming the field by its path in the event
+    (`event.time`, `event.detail-type`, `event.detail.monitor_id`)."""
     if not isinstance(event, dict):
         raise BadInput(_monitor_hint(event), source, f"must be a JSON object, not {type(event).__name__}")
     try:
@@ -76,7 +93,9 @@ def parse_event(event: Any, model: type[Model], source: str = "event") -> Model:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(event)"
-        raise BadInput(_monitor_hint(event), f"{source}.{field}", first["msg"]) from error
+        cause = first.get("ctx", {}).get("error")
+        problem = str(cause) if isinstance(cause, ValueError) else first["msg"]
+        raise BadInput(_monitor_hint(event), f"{source}.{field}", problem) from error
 
 
 def _monitor_hint(event: Any) -> str:
@@ -97,7 +116,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
     """Normalise a SageMaker status change, a Retraining Finished or a Model Deployed event. None: nothing to do."""
     envelope = parse_event(event, EventBridgeModel)
     if envelope.detail_type == SAGEMAKER_STATUS_CHANGE:
-        status = parse_event(envelope.detail, PipelineStatusDetail, "detail")
+        status = parse_event(envelope.detail, PipelineStatusDetail, "event.detail")
         kind = _SAGEMAKER_KINDS[status.current_status]
         if kind is None:
             return None
@@ -111,7 +130,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
             detail=f"pipeline execution {status.current_status}",
         )
     if envelope.detail_type == RETRAINING_FINISHED:
-        finished = parse_event(envelope.detail, RetrainingFinishedDetail, "detail")
+        finished = parse_event(envelope.detail, RetrainingFinishedDetail, "event.detail")
         return LifecycleEvent(
             kind=finished.status.lower(),
             at=envelope.time,
@@ -120,11 +139,11 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
             detail=finished.detail,
         )
     if envelope.detail_type == MODEL_DEPLOYED:
-        deployed = parse_event(envelope.detail, ModelDeployedDetail, "detail")
+        deployed = parse_event(envelope.detail, ModelDeployedDetail, "event.detail")
         return LifecycleEvent(
             kind="deployed", at=envelope.time, monitor_id=deployed.monitor_id, detail=deployed.model_version
         )
-    raise BadInput(_monitor_hint(event), "detail-type", f"unexpected event type {envelope.detail_type!r}")
+    raise BadInput(_monitor_hint(event), "event.detail-type", f"unexpected event type {envelope.detail_type!r}")
 
 
 def _description(text: str | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -65,11 +65,11 @@ class Observation:
         metrics: Mapping[str, object] | None = None,
         score_field: str = "drift_score",
     ) -> Observation:
-        """Build an Observation from untrusted values, naming the monitor and the field on failure."""
-        if at.tzinfo is None:
+        """Build an Observation from untrusted values, naming the monitor and the field on failure. Its time is UTC."""
+        if at.tzinfo is None or at.utcoffset() is None:
             raise BadInput(monitor_id, "timestamp", f"{at.isoformat()} has no timezone")
         return cls(
-            at=at,
+            at=at.astimezone(UTC),
             score=_finite_number(monitor_id, score_field, score),
             metrics={name: _finite_number(monitor_id, name, value) for name, value in (metrics or {}).items()},
         )
@@ -154,8 +154,10 @@ class MonitorState(_Record):
 
 
 def episode_id(monitor_id: str, datapoint_at: datetime) -> str:
-    """Derived from the monitor and the triggering datapoint, so every retry derives the same id."""
-    return f"{monitor_id}@{datapoint_at.strftime('%Y%m%dT%H%M%SZ')}"
+    """Derived from the monitor and the triggering datapoint, so every retry derives the same id. The time is UTC."""
+    if datapoint_at.tzinfo is None or datapoint_at.utcoffset() is None:
+        raise ValueError(f"episode ids are derived from aware times, not {datapoint_at.isoformat()}")
+    return f"{monitor_id}@{datapoint_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def idempotency_key(episode: str, attempt: int, event: str) -> str:

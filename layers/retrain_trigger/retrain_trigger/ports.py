@@ -20,9 +20,13 @@ class ScoreSource(Protocol):
     def latest(
         self, monitors: Sequence[MonitorConfig], now: datetime
     ) -> Mapping[str, Sequence[Observation] | RetrainTriggerError]:
-        """For each monitor, its most recent `evaluation_periods` datapoints (oldest first), or the error
-        that made them unreadable: BadInput (names the field) or RetryableError. Batched across monitors.
-        Datapoints later than `now` are returned too: the engine rejects them as bad input."""
+        """For each monitor, its most recent `evaluation_periods` datapoints stamped at or before `now` (oldest
+        first, times in UTC), or the error that made them unreadable: BadInput (names the monitor and the field)
+        or RetryableError/DependencyError. Batched across monitors.
+
+        Read "as of" `now`, the tick's time: a late or retried tick sees exactly what an on-time one saw, never a
+        datapoint written after it. A datapoint stamped more than a few minutes ahead of the wall clock (a
+        producer's broken clock) is BadInput on `timestamp`, as is one whose time is not UTC or cannot be read."""
         ...
 
 

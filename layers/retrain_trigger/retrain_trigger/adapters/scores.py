@@ -1,12 +1,15 @@
 """Score sources: the latest datapoints of many monitors, read in batches, one error per monitor at worst.
 
-Nothing is filtered by `now`: a datapoint from the future reaches the engine, which rejects it as bad input.
+Read "as of" the tick's time `now`: nothing stamped after `now` is returned, so a late or retried tick decides
+exactly as an on-time one. Every instant is UTC from here on. A DynamoDB item stamped more than FUTURE_TOLERANCE
+ahead of the wall clock is bad input (a producer's broken clock or a local time written as UTC).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,12 +33,23 @@ Watched = tuple[MonitorConfig, CloudWatchSource]  # a monitor with its source al
 
 TIMESTAMP_ATTRIBUTE = "timestamp"
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit on MetricDataQueries
+FUTURE_TOLERANCE = timedelta(minutes=5)  # how far ahead of the wall clock a producer's clock may run
+
+# The score table sorts items by the timestamp's TEXT. In this one form (UTC, 'T', seconds, optional fraction)
+# text order is time order, to the second; any other offset or form would be read out of order.
+_UTC_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$")
+UTC_FORM = "YYYY-MM-DDTHH:MM:SS[.ffffff]Z (or +00:00)"
 
 _deserializer = TypeDeserializer()
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def parse_timestamp(monitor_id: str, value: object) -> datetime:
-    """An ISO-8601 timestamp with a timezone ('Z' accepted); anything else is BadInput on 'timestamp'."""
+    """A score item's timestamp, in UTC. Anything not written as UTC in the sortable form is BadInput on
+    'timestamp': no timezone, another offset, another form, or no time at all."""
     if not isinstance(value, str):
         raise BadInput(monitor_id, TIMESTAMP_ATTRIBUTE, f"expected an ISO-8601 string, got {value!r}")
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
@@ -44,8 +58,26 @@ def parse_timestamp(monitor_id: str, value: object) -> datetime:
     except ValueError as error:
         raise BadInput(monitor_id, TIMESTAMP_ATTRIBUTE, f"not an ISO-8601 time: {value!r}") from error
     if at.tzinfo is None:
-        raise BadInput(monitor_id, TIMESTAMP_ATTRIBUTE, f"{value!r} has no timezone")
-    return at
+        raise BadInput(monitor_id, TIMESTAMP_ATTRIBUTE, f"{value!r} has no timezone; producers must write UTC")
+    if not _UTC_TEXT.match(value):
+        raise BadInput(
+            monitor_id,
+            TIMESTAMP_ATTRIBUTE,
+            f"{value!r} is not written as UTC {UTC_FORM}: the table orders items by this text, "
+            "so producers must write UTC",
+        )
+    return at.astimezone(UTC)
+
+
+def _stamp(monitor_id: str, item: Mapping[str, AttributeValueTypeDef]) -> datetime:
+    raw = item.get(TIMESTAMP_ATTRIBUTE)
+    return parse_timestamp(monitor_id, None if raw is None else _deserializer.deserialize(raw))
+
+
+def _before_next_second(now: datetime) -> str:
+    """A sort-key bound below which lie exactly the items stamped in `now`'s second or earlier, whatever their
+    suffix ('Z', '+00:00', a fraction): the next second's text without a suffix sorts above all of them."""
+    return (now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _observation(
@@ -54,13 +86,24 @@ def _observation(
     return Observation.checked(monitor.id, at, score, metrics, score_field=score_name)
 
 
-class DynamoDBScoreSource:
-    """Scores stored as items (monitor_id, timestamp) -> score and guard metrics, one Query per monitor."""
+Stamped = tuple[datetime, Mapping[str, "AttributeValueTypeDef"]]  # an item with its timestamp parsed
 
-    def __init__(self, default_table: str, client: DynamoDBClient | None = None, max_workers: int = 8) -> None:
+
+class DynamoDBScoreSource:
+    """Scores stored as items (monitor_id, timestamp) -> score and guard metrics. One Query per monitor when the
+    tick is on time; a late or retried tick that finds newer items reads again, bounded by its own time."""
+
+    def __init__(
+        self,
+        default_table: str,
+        client: DynamoDBClient | None = None,
+        max_workers: int = 8,
+        clock: Callable[[], datetime] = _wall_clock,
+    ) -> None:
         self.default_table = default_table
         self._client = client
         self.max_workers = max_workers
+        self.clock = clock  # the wall clock: only to refuse datapoints from the future
 
     @property
     def client(self) -> DynamoDBClient:
@@ -69,44 +112,89 @@ class DynamoDBScoreSource:
         return self._client
 
     def latest(self, monitors: Sequence[MonitorConfig], now: datetime) -> dict[str, Result]:
-        """Each DynamoDB-sourced monitor's newest `evaluation_periods` items, oldest first, or its error."""
+        """Each DynamoDB-sourced monitor's newest `evaluation_periods` items at or before `now`, oldest first,
+        or its error."""
         chosen = [m for m in monitors if isinstance(m.source, DynamoDBSource)]
         sources = [m.source for m in chosen if isinstance(m.source, DynamoDBSource)]
+        nows = [now] * len(chosen)
         if len(chosen) <= 1:
-            return {m.id: self._read(m, source) for m, source in zip(chosen, sources, strict=True)}
+            return {m.id: self._read(m, source, now) for m, source in zip(chosen, sources, strict=True)}
         _ = self.client  # create the shared client once, before the threads race to
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(chosen))) as pool:
-            return dict(zip((m.id for m in chosen), pool.map(self._read, chosen, sources), strict=True))
+            return dict(zip((m.id for m in chosen), pool.map(self._read, chosen, sources, nows), strict=True))
 
-    def _read(self, monitor: MonitorConfig, source: DynamoDBSource) -> Result:
+    def _read(self, monitor: MonitorConfig, source: DynamoDBSource, now: datetime) -> Result:
         try:
-            items = self._query(monitor, source)
-            return tuple(self._to_observation(monitor, source, item) for item in reversed(items))
+            # The newest items, unbounded: an on-time tick needs no more, and they show any item from the future.
+            # Every one must carry a UTC timestamp: one that does not could sort anywhere, so it is never skipped.
+            newest, _ = self._query(monitor, source, monitor.evaluation_periods)
+            stamped: list[Stamped] = [(_stamp(monitor.id, item), item) for item in newest]
+            limit = self.clock() + FUTURE_TOLERANCE
+            for at, _item in stamped:
+                if at > limit:
+                    raise BadInput(
+                        monitor.id,
+                        TIMESTAMP_ATTRIBUTE,
+                        f"datapoint at {at.isoformat()} is ahead of the clock by more than {FUTURE_TOLERANCE}: "
+                        "the producer's clock is wrong, or it wrote a local time as UTC",
+                    )
+            if any(at > now for at, _item in stamped):  # a late or retried tick: read again as of its own time
+                stamped = self._as_of(monitor, source, now)
+            return tuple(self._to_observation(monitor, source, at, item) for at, item in reversed(stamped))
         except RetrainTriggerError as error:
             return error
 
-    def _query(self, monitor: MonitorConfig, source: DynamoDBSource) -> list[dict[str, AttributeValueTypeDef]]:
+    def _as_of(self, monitor: MonitorConfig, source: DynamoDBSource, now: datetime) -> list[Stamped]:
+        """The newest `evaluation_periods` items stamped at or before `now`, newest first. The key condition keeps
+        `now`'s whole second; the few items later in that second are dropped here and the read goes on past them."""
+        found: list[Stamped] = []
+        start: Mapping[str, Any] | None = None
+        while len(found) < monitor.evaluation_periods:
+            items, start = self._query(
+                monitor, source, monitor.evaluation_periods - len(found), before=_before_next_second(now), start=start
+            )
+            for item in items:
+                at = _stamp(monitor.id, item)
+                if at <= now:
+                    found.append((at, item))
+            if start is None:
+                break
+        return found
+
+    def _query(
+        self,
+        monitor: MonitorConfig,
+        source: DynamoDBSource,
+        limit: int,
+        before: str | None = None,
+        start: Mapping[str, Any] | None = None,
+    ) -> tuple[list[dict[str, AttributeValueTypeDef]], Mapping[str, Any] | None]:
+        """One page of the monitor's items, newest first, optionally only those sorting below `before`."""
         table = source.table or self.default_table
         wanted = dict.fromkeys((TIMESTAMP_ATTRIBUTE, source.score_attribute, *monitor.guard_metrics))
-        names = {f"#a{i}": name for i, name in enumerate(wanted)}
+        names = {f"#a{i}": name for i, name in enumerate(wanted)}  # #a0 is the timestamp
+        condition, values = "monitor_id = :id", {":id": {"S": monitor.id}}
+        if before is not None:
+            condition, values = condition + " AND #a0 < :before", values | {":before": {"S": before}}
+        extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
         with translated(f"Query {table} for monitor {monitor.id}"):
             response = self.client.query(
                 TableName=table,
-                KeyConditionExpression="monitor_id = :id",
-                ExpressionAttributeValues={":id": {"S": monitor.id}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ProjectionExpression=", ".join(names),
                 ExpressionAttributeNames=names,
                 ScanIndexForward=False,
-                Limit=monitor.evaluation_periods,
+                Limit=limit,
+                **extra,
             )
-        return response.get("Items", [])
+        return response.get("Items", []), response.get("LastEvaluatedKey")
 
     @staticmethod
     def _to_observation(
-        monitor: MonitorConfig, source: DynamoDBSource, item: Mapping[str, AttributeValueTypeDef]
+        monitor: MonitorConfig, source: DynamoDBSource, at: datetime, item: Mapping[str, AttributeValueTypeDef]
     ) -> Observation:
         values: dict[str, Any] = {name: _deserializer.deserialize(value) for name, value in item.items()}
-        at = parse_timestamp(monitor.id, values.get(TIMESTAMP_ATTRIBUTE))
         score_name = source.score_attribute
         if score_name not in values:
             raise BadInput(monitor.id, score_name, f"missing from the score item at {at.isoformat()}")
@@ -195,12 +283,14 @@ class CloudWatchScoreSource:
 
 
 def query_window(monitor: MonitorConfig, source: CloudWatchSource, now: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of the GetMetricData call: the staleness span plus the evaluation window, into the future by a
-    period. The start is floored to a whole period so the buckets, and so the datapoint times, do not move per tick."""
+    """[start, end) of the GetMetricData call: the staleness span plus the evaluation window, up to `now`. The start
+    is floored to a whole period so the buckets, and so the datapoint times, do not move per tick. EndTime is
+    exclusive and CloudWatch reads whole seconds, so the end is the second after `now`'s: a datapoint stamped at
+    `now` counts, a later one does not (CloudWatch itself refuses datapoints more than two hours ahead)."""
     seconds = _period_seconds(source)
     earliest = now - (monitor.staleness + source.period * monitor.evaluation_periods)
     start = datetime.fromtimestamp(int(earliest.timestamp()) // seconds * seconds, UTC)
-    return start, now.astimezone(UTC) + timedelta(seconds=seconds)
+    return start, now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _period_seconds(source: CloudWatchSource) -> int:
