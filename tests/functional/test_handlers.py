@@ -143,7 +143,7 @@ def test_pipeline_succeeded_moves_the_monitor_to_retrained_with_a_grace_period(w
     assert state["grace_until"].startswith("2024-08-10T03:30:00")
 
 
-def test_pipeline_failed_alerts_an_error_and_backs_off(world: World) -> None:
+def test_pipeline_failed_queues_an_error_alert_that_the_next_tick_delivers(world: World) -> None:
     arn = retrained(world)
     world.alerts()
 
@@ -151,8 +151,10 @@ def test_pipeline_failed_alerts_an_error_and_backs_off(world: World) -> None:
         event("pipeline-failed.json", detail={"pipelineExecutionArn": arn, "pipelineExecutionDescription": ""}),
         context(),
     )
-
     assert result["state_after"] == "ALARM"
+    assert world.alerts() == []  # the lifecycle function never delivers: its role may not
+    world.tick("2024-08-09T03:00:00Z")
+
     (alert,) = world.alerts()
     assert alert["MessageAttributes"]["event"]["Value"] == "retrain_failed"
     assert alert["Subject"] == "[ERROR] churn-model retraining failed"

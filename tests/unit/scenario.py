@@ -9,6 +9,7 @@ from typing import Any
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, Status
+from retrain_trigger.outbox import delivered
 from retrain_trigger.policy import evaluate, on_lifecycle
 
 T0 = datetime(2024, 8, 1, tzinfo=UTC)
@@ -46,9 +47,12 @@ class Replay:
     decisions: list[Decision] = field(default_factory=list)
 
     def _commit(self, decision: Decision) -> Decision:
+        """Commit the decision and deliver its outbox at once, as the evaluator's courier would."""
         if decision.changed:
-            done = tuple(a.model_copy(update={"status": "done"}) for a in decision.state.actions)
-            self.state = decision.state.model_copy(update={"version": self.state.version + 1, "actions": done})
+            state = decision.state.model_copy(update={"version": self.state.version + 1})
+            for action in state.pending:
+                state = delivered(state, action, f"result-of-{action.kind}", decision.at)
+            self.state = state
         self.decisions.append(decision)
         return decision
 
@@ -62,6 +66,10 @@ class Replay:
         return [self.score(start + i, v) for i, v in enumerate(values)]
 
     def lifecycle(self, n: float, kind: str, **fields: Any) -> Decision:
+        """A status of the running attempt (named by its episode and attempt), unless `fields` say otherwise."""
+        episode = self.state.episode
+        if episode is not None:
+            fields = {"episode_id": episode.id, "attempt": episode.retrains, **fields}
         event = LifecycleEvent(kind=kind, at=day(n), **fields)  # type: ignore[arg-type]
         return self._commit(on_lifecycle(self.config, self.state, event, "v1"))
 

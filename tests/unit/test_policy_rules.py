@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrain_trigger.errors import BadInput
+from retrain_trigger.messages import headline
 from retrain_trigger.model import MonitorState, Observation, Status
 from retrain_trigger.policy import evaluate, is_due
 
@@ -156,7 +157,7 @@ def test_missing_data_under_missing_never_triggers_and_keeps_the_state() -> None
 
 
 def test_a_stale_datapoint_counts_as_missing_and_never_triggers() -> None:
-    config = monitor(missing_data="missing", max_age="1d")
+    config = monitor(missing_data="missing", max_age="1d", no_data_after=None)
     state = MonitorState(monitor_id="churn-model")
 
     decision = evaluate(config, state, [obs(0, 0.9)], day(3))
@@ -320,14 +321,55 @@ def test_an_executing_event_records_the_execution_arn() -> None:
 # --- modes ----------------------------------------------------------------------------------------------------
 
 
-def test_shadow_mode_decides_and_logs_but_never_acts() -> None:
-    replay = Replay(monitor(mode="shadow"))
+def test_shadow_mode_takes_a_would_be_retraining_as_succeeded_at_once_and_sends_nothing() -> None:
+    replay = Replay(monitor(mode="shadow", grace_period="2d"))
     decision = replay.score(0, 0.3)
 
     assert decision.new_actions == ()
-    assert decision.suppressed == ("sns:critical",)
+    assert decision.suppressed == (
+        "sagemaker:retrain_started",
+        "sqs:retrain_started",
+        "eventbridge:retrain_started",
+        "sns:retrain_started",
+    )
     assert "shadow mode: would retrain" in decision.reason
-    assert replay.state.episode is not None
+    assert replay.status is Status.RETRAINED
+    assert replay.state.grace_until == day(2)
+    assert replay.state.last_retrain_at == day(0)
+    assert replay.state.actions == ()
+
+
+def test_shadow_mode_is_blocked_by_cooldown_where_active_mode_would_be() -> None:
+    replay = Replay(monitor(mode="shadow", grace_period="0s", cooldown="7d"))
+    replay.scores(0, [0.3, 0.05])
+    decision = replay.score(2, 0.3)
+
+    assert decision.state.status is Status.ALARM
+    assert "cooldown until 2024-08-08" in decision.reason
+    assert decision.suppressed == ("sns:critical",)
+    assert decision.new_actions == ()
+
+
+def test_shadow_mode_logs_a_would_be_escalation_when_drift_persists_after_the_grace_period() -> None:
+    replay = Replay(monitor(mode="shadow", grace_period="2d"))
+    replay.scores(0, [0.3, 0.3, 0.3])
+
+    assert [d.state.status for d in replay.decisions] == [Status.RETRAINED, Status.RETRAINED, Status.ALARM]
+    assert replay.decisions[-1].suppressed == ("sns:escalation",)
+
+
+def test_switching_a_shadow_monitor_to_active_starts_it_armed() -> None:
+    replay = Replay(monitor(mode="shadow", grace_period="5d", cooldown="30d"))
+    replay.score(0, 0.3)
+    assert replay.status is Status.RETRAINED
+    replay.config = monitor(mode="active", grace_period="5d", cooldown="30d")
+
+    decision = replay.score(1, 0.3)
+
+    assert decision.before.status is Status.RETRAINED
+    assert decision.state.status is Status.RETRAINING
+    assert "left shadow mode" in decision.reason
+    assert decision.new_actions[0].key == "churn-model@20240802T000000Z#1:retrain_started"
 
 
 def test_a_muted_monitor_acts_again_after_muted_until() -> None:
@@ -364,11 +406,12 @@ def test_reevaluating_a_committed_decision_fires_nothing_again() -> None:
 # --- bad input ------------------------------------------------------------------------------------------------
 
 
-def test_a_future_datapoint_is_bad_input_naming_the_monitor_and_the_field() -> None:
-    with pytest.raises(BadInput) as error:
-        evaluate(monitor(), MonitorState(monitor_id="churn-model"), [obs(2, 0.3)], day(1))
+def test_datapoints_newer_than_the_evaluation_time_are_ignored_not_errors() -> None:
+    decision = evaluate(monitor(), MonitorState(monitor_id="churn-model"), [obs(1, 0.1), obs(2, 0.3)], day(1))
 
-    assert (error.value.monitor_id, error.value.field) == ("churn-model", "timestamp")
+    assert decision.state.status is Status.OK
+    assert decision.datapoint_at == day(1)
+    assert decision.score == 0.1
 
 
 @pytest.mark.parametrize("score", [float("nan"), float("inf"), "0.3", None, True])
@@ -418,3 +461,216 @@ def test_the_reference_scenario_retrains_once_on_2024_08_09_and_never_before() -
 
     assert len(rows) == 30
     assert retrain_days == ["2024-08-09"]
+
+
+# --- no data (no_data_after) ----------------------------------------------------------------------------------
+
+
+def test_no_data_alerts_once_per_gap_naming_the_age_of_the_newest_datapoint() -> None:
+    replay = Replay(monitor())  # every 1d, one datapoint: max_age and so no_data_after default to 2d
+    replay.score(0, 0.05)
+    replay.scores(1, [None] * 5)
+
+    (gap,) = [d for d in replay.decisions if d.new_actions]
+    assert gap.at == day(3)
+    (alert,) = gap.new_actions
+    assert (alert.notice.event, alert.notice.severity) == ("no_data", "warning")
+    assert alert.key == "churn-model@20240801T000000Z#0:no_data"
+    assert headline(replay.config, alert.notice) == "no data: the newest datapoint is 3d old"
+    assert replay.status is Status.OK
+
+
+def test_data_resumed_is_announced_when_a_datapoint_arrives_after_the_gap() -> None:
+    replay = Replay(monitor())
+    replay.score(0, 0.05)
+    replay.scores(1, [None, None, None])
+    resumed = replay.score(4, 0.06)
+
+    assert replay.notices() == ["no_data", "data_resumed"]
+    (alert,) = resumed.new_actions
+    assert (alert.notice.severity, alert.notice.datapoint_at) == ("recovered", day(4))
+    assert replay.state.gap_since is None
+
+
+def test_a_gap_never_retrains_even_when_its_old_datapoint_is_not_yet_stale() -> None:
+    replay = Replay(monitor(grace_period="2d", max_age="10d", no_data_after="1d"))
+    replay.lifecycle(0, "deployed")
+    replay.score(0, 0.3)  # blocked by the grace period
+    decision = replay.score(3, None)  # grace over; the day-0 datapoint is within max_age, but 3 days old
+
+    assert replay.retrains() == []
+    assert decision.state.status is Status.ALARM
+    assert [a.notice.event for a in decision.new_actions] == ["no_data"]
+
+
+def test_no_data_after_null_turns_the_no_data_alert_off() -> None:
+    replay = Replay(monitor(no_data_after=None))
+    replay.score(0, 0.05)
+    replay.scores(1, [None] * 5)
+
+    assert replay.notices() == []
+
+
+def test_a_monitor_that_never_had_a_datapoint_is_not_in_a_gap() -> None:
+    decision = evaluate(monitor(), MonitorState(monitor_id="churn-model"), [], day(30))
+
+    assert decision.outcome == "insufficient_data"
+    assert not decision.changed
+
+
+# --- re-notification (renotify_every) -------------------------------------------------------------------------
+
+
+def blocked_by_guard(**overrides: object) -> Replay:
+    """A monitor whose accuracy guard never holds: every breach only alerts."""
+    return Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}], **overrides))
+
+
+def test_an_open_episode_repeats_its_alert_every_renotify_every_with_a_count() -> None:
+    replay = blocked_by_guard(renotify_every="2d")
+    for n in range(7):
+        replay.score(n, 0.3, accuracy=0.95)
+
+    sent = [(d.at, a.notice.event, a.notice.renotification, a.key) for d in replay.decisions for a in d.new_actions]
+    assert sent == [
+        (day(0), "critical", 0, "churn-model@20240801T000000Z#0:critical"),
+        (day(2), "critical", 1, "churn-model@20240801T000000Z#0:critical#r1"),
+        (day(4), "critical", 2, "churn-model@20240801T000000Z#0:critical#r2"),
+        (day(6), "critical", 3, "churn-model@20240801T000000Z#0:critical#r3"),
+    ]
+    assert headline(replay.config, replay.decisions[-1].new_actions[0].notice).endswith("(repeat 3)")
+
+
+def test_without_renotify_every_an_open_episode_alerts_once() -> None:
+    replay = blocked_by_guard()
+    for n in range(7):
+        replay.score(n, 0.3, accuracy=0.95)
+
+    assert replay.notices() == ["critical"]
+
+
+def test_an_escalated_episode_repeats_its_escalation() -> None:
+    replay = Replay(monitor(grace_period="1d", renotify_every="1d"))
+    replay.score(0, 0.3)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [0.3, 0.3, 0.3])  # day 1: grace; day 2: escalation; day 3: its repeat
+
+    assert replay.notices() == ["retrain_started", "critical", "escalation", "escalation"]
+    assert replay.decisions[-1].new_actions[0].notice.renotification == 1
+
+
+def test_no_renotification_while_a_retraining_runs() -> None:
+    replay = Replay(monitor(renotify_every="1d"))
+    replay.scores(0, [0.3] * 5)
+
+    assert replay.status is Status.RETRAINING
+    assert replay.notices() == ["retrain_started"]
+
+
+# --- recovery needs evidence (datapoints_to_recover) ----------------------------------------------------------
+
+
+def test_an_episode_closes_only_on_datapoints_to_recover_datapoints_below_reset() -> None:
+    replay = blocked_by_guard(datapoints_to_trigger=2, evaluation_periods=3, datapoints_to_recover=2)
+    for n, value in enumerate([0.3, 0.1] * 5):
+        replay.score(n, value, accuracy=0.95)
+    assert replay.notices() == ["critical"]
+
+    replay.score(10, 0.1, accuracy=0.95)
+
+    assert replay.notices() == ["critical", "recovered"]
+    assert replay.status is Status.OK
+
+
+def test_by_default_one_datapoint_below_reset_closes_the_episode_so_alternation_flaps() -> None:
+    replay = blocked_by_guard(datapoints_to_trigger=2, evaluation_periods=3)
+    for n, value in enumerate([0.3, 0.1] * 5):
+        replay.score(n, value, accuracy=0.95)
+
+    assert replay.notices().count("recovered") >= 3
+
+
+# --- evaluation delay -----------------------------------------------------------------------------------------
+
+
+def test_a_daily_monitor_with_an_evaluation_delay_is_due_that_long_after_midnight() -> None:
+    ticks = [datetime(2024, 8, 1, h, 5, tzinfo=UTC) for h in range(24)]
+
+    due = [t.hour for t in ticks if is_due(timedelta(days=1), t, timedelta(hours=1), timedelta(hours=2))]
+
+    assert due == [2]
+
+
+def test_a_late_datapoint_is_evaluated_by_the_delayed_tick() -> None:
+    config = monitor(evaluation_delay="2h")
+    late = Observation(at=datetime(2024, 8, 9, 1, 30, tzinfo=UTC), score=0.3)
+
+    decision = evaluate(config, MonitorState(monitor_id="churn-model"), [late], datetime(2024, 8, 9, 2, tzinfo=UTC))
+
+    assert decision.state.status is Status.RETRAINING
+
+
+# --- stale evidence after a retraining ------------------------------------------------------------------------
+
+
+def test_after_a_retraining_only_datapoints_after_its_completion_show_that_drift_persists() -> None:
+    replay = Replay(monitor(grace_period="0s", max_age="5d", no_data_after=None))
+    replay.score(0, 0.3)
+    replay.lifecycle(0.5, "succeeded")
+    waiting = replay.score(1, None)  # only the day-0 datapoint that triggered the retraining
+
+    assert waiting.outcome == "insufficient_data"
+    assert replay.status is Status.RETRAINED
+    replay.score(2, 0.3)
+    assert replay.notices() == ["retrain_started", "escalation"]
+
+
+def test_retrain_on_persisting_drift_starts_no_second_pipeline_without_new_data() -> None:
+    replay = Replay(monitor(grace_period="0s", cooldown="0s", retrain_on_persisting_drift=True, max_age="5d"))
+    replay.score(0, 0.3)
+    replay.lifecycle(0.5, "succeeded")
+    replay.scores(1, [None, None])
+
+    assert len(replay.retrains()) == 1
+    replay.score(3, 0.3)
+    assert len(replay.retrains()) == 2
+
+
+# --- default staleness ----------------------------------------------------------------------------------------
+
+
+def test_without_every_a_datapoint_is_stale_after_n_plus_one_ticks() -> None:
+    config = monitor(every=None, evaluation_periods=2, datapoints_to_trigger=1, no_data_after=None)
+    state, tick = MonitorState(monitor_id="churn-model"), timedelta(minutes=15)
+    point = Observation(at=day(0), score=0.3)
+
+    fresh = evaluate(config, state, [point], day(0) + timedelta(minutes=45), tick=tick)
+    stale = evaluate(config, state, [point], day(0) + timedelta(minutes=46), tick=tick)
+
+    assert fresh.state.status is Status.RETRAINING
+    assert stale.outcome == "insufficient_data"
+
+
+# --- muted episodes -------------------------------------------------------------------------------------------
+
+
+def test_an_episode_opened_while_muted_is_announced_when_the_mute_ends() -> None:
+    replay = blocked_by_guard(mode="muted", muted_until="2024-08-03T00:00:00Z")
+    replay.score(0, 0.3, accuracy=0.95)
+    replay.score(1, 0.3, accuracy=0.95)
+    assert replay.notices() == []
+    announced = replay.score(2, 0.18, accuracy=0.95)  # still open: not below reset
+
+    (alert,) = announced.new_actions
+    assert (alert.notice.event, alert.notice.episode_id) == ("critical", "churn-model@20240801T000000Z")
+    replay.scores(3, [0.18, 0.1])
+    assert replay.notices() == ["critical", "recovered"]
+
+
+def test_an_episode_that_closes_unannounced_after_the_mute_sends_no_recovered_alert() -> None:
+    replay = blocked_by_guard(mode="muted", muted_until="2024-08-03T00:00:00Z")
+    replay.score(0, 0.3, accuracy=0.95)
+    replay.score(2, 0.1, accuracy=0.95)
+
+    assert replay.status is Status.OK
+    assert replay.notices() == []

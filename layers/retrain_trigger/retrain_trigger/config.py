@@ -88,6 +88,9 @@ ActionKind = Literal["sagemaker", "sqs", "eventbridge", "sns"]
 MissingData = Literal["missing", "ignore", "breaching", "not_breaching"]
 MonitorId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
+# The evaluator's tick when none is given (the template's TickMinutes default); the evaluator passes its own.
+DEFAULT_TICK = timedelta(hours=1)
+
 # The order actions run in: the pipeline first, so the alert can carry its execution ARN.
 ACTION_ORDER: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge", "sns")
 
@@ -192,6 +195,11 @@ class MonitorConfig(_Frozen):
     mode: Literal["active", "shadow", "muted"] = "active"
     muted_until: Instant | None = None
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    # Alerting as CloudWatch, Datadog and Alertmanager users expect it (see the README's configuration table).
+    no_data_after: Duration | None = None  # unset: the monitor's max_age; an explicit null turns it off
+    renotify_every: Duration | None = None
+    datapoints_to_recover: int = Field(default=1, ge=1)
+    evaluation_delay: Duration = timedelta(0)
 
     @model_validator(mode="before")
     @classmethod
@@ -215,6 +223,13 @@ class MonitorConfig(_Frozen):
             raise _CrossFieldError("muted_until", "mode 'muted' needs muted_until, e.g. 2024-08-20T00:00:00Z")
         return self
 
+    @model_validator(mode="after")
+    def _recovery_within_the_window(self) -> MonitorConfig:
+        # The score sources read the newest `evaluation_periods` datapoints: recovery evidence must fit in them.
+        if self.datapoints_to_recover > self.evaluation_periods:
+            raise ValueError("datapoints_to_recover must not exceed evaluation_periods")
+        return self
+
     # Derived levels: the engine reads these, never the raw optional fields.
     @property
     def reset_level(self) -> float:
@@ -226,11 +241,22 @@ class MonitorConfig(_Frozen):
 
     @property
     def staleness(self) -> timedelta:
-        """`max_age`, by default one datapoint period more than the evaluation window spans."""
+        """`max_age` for a deployment that ticks every DEFAULT_TICK (see `staleness_at`)."""
+        return self.staleness_at(DEFAULT_TICK)
+
+    def staleness_at(self, tick: timedelta) -> timedelta:
+        """`max_age`, by default one period more than the evaluation window spans: the period is the CloudWatch
+        `period`, else `every`, else the evaluator's tick (a monitor without `every` is evaluated every tick)."""
         if self.max_age is not None:
             return self.max_age
-        period = self.source.period if isinstance(self.source, CloudWatchSource) else self.every or timedelta(days=1)
+        period = self.source.period if isinstance(self.source, CloudWatchSource) else self.every or tick
         return period * (self.evaluation_periods + 1)
+
+    def no_data_limit(self, tick: timedelta) -> timedelta | None:
+        """`no_data_after`: by default the monitor's max_age; None when the no-data alert is turned off."""
+        if "no_data_after" in self.model_fields_set:
+            return self.no_data_after
+        return self.staleness_at(tick)
 
     @property
     def guard_metrics(self) -> tuple[str, ...]:

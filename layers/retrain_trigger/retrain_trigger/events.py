@@ -73,7 +73,8 @@ class RetrainingFinishedDetail(BaseModel):
 
     monitor_id: str
     status: Literal["Succeeded", "Failed", "Stopped"]
-    episode_id: str | None = None
+    episode_id: str | None = None  # with `attempt`, from the "Retraining Requested" event: what the status is about
+    attempt: int | None = Field(default=None, ge=1)
     execution_id: str | None = None
     detail: str = ""
 
@@ -126,6 +127,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
             at=envelope.time,
             monitor_id=started_by_us.get("monitor_id"),
             episode_id=started_by_us.get("episode_id"),
+            attempt=_attempt(started_by_us.get("attempt")),
             execution_arn=status.pipeline_execution_arn,
             detail=f"pipeline execution {status.current_status}",
         )
@@ -136,6 +138,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
             at=envelope.time,
             monitor_id=finished.monitor_id,
             episode_id=finished.episode_id,
+            attempt=finished.attempt,
             detail=finished.detail,
         )
     if envelope.detail_type == MODEL_DEPLOYED:
@@ -147,9 +150,14 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
 
 
 def _description(text: str | None) -> dict[str, str]:
-    """Our executions carry {"monitor_id", "episode_id"} in their description; others do not."""
+    """Our executions carry {"monitor_id", "episode_id", "attempt"} in their description; others do not."""
     try:
         value = json.loads(text or "")
     except ValueError:
         return {}
-    return {k: str(v) for k, v in value.items() if k in {"monitor_id", "episode_id"}} if isinstance(value, dict) else {}
+    wanted = {"monitor_id", "episode_id", "attempt"}
+    return {k: str(v) for k, v in value.items() if k in wanted} if isinstance(value, dict) else {}
+
+
+def _attempt(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None

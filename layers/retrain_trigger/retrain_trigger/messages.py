@@ -19,17 +19,36 @@ def _num(value: float | None) -> str:
     return "missing" if value is None else f"{value:g}"
 
 
+def _age(notice: Notice) -> str:
+    """How old the newest datapoint was when the notice was decided, e.g. '2d 3h' or '45m'."""
+    if notice.datapoint_at is None:
+        return "unknown"
+    seconds = max(int((notice.decided_at - notice.datapoint_at).total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{rest // 60}m" if rest >= 60 else ""]
+    return " ".join(p for p in parts if p) or f"{seconds}s"
+
+
+def _repeat(notice: Notice) -> str:
+    return f" (repeat {notice.renotification})" if notice.renotification else ""
+
+
 def headline(monitor: MonitorConfig, notice: Notice) -> str:
     score, critical = _num(notice.score), _num(monitor.critical)
     match notice.event:
         case "warning":
             return f"drift {score} > {_num(monitor.warning)}: warning"
         case "critical":
-            return f"drift {score} > {critical}: alert only, retraining blocked"
+            return f"drift {score} > {critical}: alert only, retraining blocked{_repeat(notice)}"
         case "retrain_started":
             return f"drift {score} > {critical}: retraining started"
         case "escalation":
-            return f"drift {score} > {critical} persists after retraining"
+            return f"drift {score} > {critical} persists after retraining{_repeat(notice)}"
+        case "no_data":
+            return f"no data: the newest datapoint is {_age(notice)} old"
+        case "data_resumed":
+            return f"data resumed: drift {score}"
         case "recovered":
             return f"drift {score} back to normal: recovered"
         case "retrain_failed":
@@ -51,6 +70,7 @@ def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, c
         "state": state.status.value,
         "episode_id": notice.episode_id,
         "attempt": notice.attempt,
+        "renotification": notice.renotification,
         "pipeline_execution_arn": episode.execution_arn if episode and episode.id == notice.episode_id else None,
         "reason": notice.reason,
         "idempotency_key": action.key,
@@ -69,6 +89,7 @@ def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, con
         f"warning {_num(monitor.warning)}",
         f"State:          {state.status.value}",
         f"Episode:        {notice.episode_id or '-'} (attempt {notice.attempt})",
+        f"Renotification: {notice.renotification or 'no, the first alert'}",
         f"Pipeline run:   {body['pipeline_execution_arn'] or '-'}",
         f"Why:            {notice.reason}",
         f"Key:            {action.key}",
@@ -84,6 +105,7 @@ def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, con
             "event": notice.event,
             "episode_id": notice.episode_id or "",
             "idempotency_key": action.key,
+            "renotification": str(notice.renotification),
         },
     )
 
@@ -102,6 +124,39 @@ def error_alert(monitor_id: str, error: RetrainTriggerError, key: str) -> Alert:
         text=f"{monitor_id}: evaluation failed, state left as it was.\n\n{error}\n\nKey: {key}",
         payload=body,
         attributes={"monitor_id": monitor_id, "severity": "error", "event": "evaluation_error", "idempotency_key": key},
+    )
+
+
+def action_failure_alert(monitor: MonitorConfig, action: ActionRecord, max_attempts: int) -> Alert:
+    """One of our actions failed a try (or gave up): said on its own, never queued behind the action that failed."""
+    gave_up = action.status == "failed"
+    what = f"gave up after {action.attempts} tries" if gave_up else f"try {action.attempts} of {max_attempts} failed"
+    next_try = "" if gave_up or action.next_try_at is None else f"; next try not before {action.next_try_at.isoformat()}"
+    key = f"{action.key}:{action.kind}:failed#{action.attempts}"
+    body = {
+        "monitor_id": monitor.id,
+        "event": "action_failed",
+        "severity": "error",
+        "action": action.kind,
+        "action_key": action.key,
+        "attempts": action.attempts,
+        "gave_up": gave_up,
+        "error": action.last_error,
+        "episode_id": action.notice.episode_id,
+        "idempotency_key": key,
+    }
+    return Alert(
+        subject=f"[ERROR] {monitor.id} {action.kind} action {what}",
+        text=f"{monitor.id}: the {action.kind} action of {action.notice.event} {what}{next_try}.\n\n"
+        f"Error: {action.last_error}\n\nAction key: {action.key}\nKey: {key}",
+        payload=body,
+        attributes={
+            "monitor_id": monitor.id,
+            "severity": "error",
+            "event": "action_failed",
+            "episode_id": action.notice.episode_id or "",
+            "idempotency_key": key,
+        },
     )
 
 
@@ -141,7 +196,12 @@ def pipeline_start(monitor: MonitorConfig, action: ActionRecord) -> PipelineStar
         "DriftScore": _num(notice.score),
         "DriftThreshold": _num(monitor.critical),
     }
-    description = {"monitor_id": monitor.id, "episode_id": notice.episode_id, "idempotency_key": action.key}
+    description = {
+        "monitor_id": monitor.id,
+        "episode_id": notice.episode_id,
+        "attempt": notice.attempt,
+        "idempotency_key": action.key,
+    }
     return PipelineStart(
         pipeline_name=pipeline.name,
         parameters=parameters,

@@ -34,6 +34,8 @@ NoticeEvent = Literal[
     "escalation",  # drift persists after a successful retraining
     "recovered",  # back to OK
     "retrain_failed",  # pipeline failed, stopped or timed out
+    "no_data",  # the newest datapoint is older than no_data_after: once per gap
+    "data_resumed",  # a datapoint newer than the gap arrived
 ]
 Severity = Literal["warning", "critical", "recovered", "escalation", "error"]
 
@@ -45,6 +47,9 @@ SEVERITY: Mapping[str, Severity] = {
     "recovered": "recovered",
     "retrain_failed": "error",
     "evaluation_error": "error",
+    "no_data": "warning",
+    "data_resumed": "recovered",
+    "action_failed": "error",
 }
 
 
@@ -99,20 +104,31 @@ class Notice(_Record):
     episode_id: str | None = None
     attempt: int = 0
     decided_at: datetime
+    renotification: int = 0  # 0: the first alert of its kind; n: its n-th repetition (renotify_every)
 
     @property
     def severity(self) -> Severity:
         return SEVERITY[self.event]
 
 
+ActionStatus = Literal[
+    "pending",  # committed, not yet delivered (or failed and waiting for its next try)
+    "done",  # delivered; `result` holds what AWS created
+    "failed",  # gave up after its last try; alerted on its own
+    "cancelled",  # its attempt ended before it was delivered: it must never run
+]
+
+
 class ActionRecord(_Record):
-    """One side effect of a committed transition. Its key is derived from the episode and never changes."""
+    """One outbox entry: a side effect of a committed transition. Its key is derived from the episode and never
+    changes; its status, attempts and result are committed as soon as each try's outcome is known."""
 
     kind: ActionKind
     key: str
     notice: Notice
-    status: Literal["pending", "done"] = "pending"
+    status: ActionStatus = "pending"
     attempts: int = 0
+    next_try_at: datetime | None = None  # evaluation time: not before this (back-off after a failed try)
     last_error: str | None = None
     result: str | None = None  # message id, execution ARN, event id
 
@@ -123,12 +139,16 @@ class Episode(_Record):
     id: str
     opened_at: datetime
     trigger_score: float | None  # None when only missing data (counted as breaching) breached
-    retrains: int = 0  # retraining attempts started in this episode
-    retrain_started_at: datetime | None = None
+    retrains: int = 0  # retraining attempts decided in this episode; the running one is number `retrains`
+    retrain_requested_at: datetime | None = None  # when the attempt was decided
+    retrain_started_at: datetime | None = None  # when its start action was delivered (the timeout counts from here)
     execution_arn: str | None = None
     last_attempt_failed: bool = False
     retry_not_before: datetime | None = None
     escalated: bool = False
+    announced: bool = True  # an alert about it was really sent (False while it opened muted and stayed unsent)
+    notified_at: datetime | None = None  # when its last alert was decided (sent or suppressed): renotify_every
+    renotified: int = 0  # repetitions of its last alert so far
 
 
 class MonitorState(_Record):
@@ -147,6 +167,9 @@ class MonitorState(_Record):
     lease_until: datetime | None = None
     config_version: str | None = None
     updated_at: datetime | None = None
+    gap_since: datetime | None = None  # an announced no-data gap: the newest datapoint's time when it was announced
+    evidence_after: datetime | None = None  # when the last retraining completed: older datapoints are no evidence
+    shadow: bool = False  # decided in shadow mode: switching to active starts armed
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:
@@ -174,6 +197,7 @@ Outcome = Literal[
     "unchanged",  # evaluated, nothing to commit
     "insufficient_data",  # missing_data=missing and no fresh datapoint: state kept, reported
     "ignored_missing",  # missing_data=ignore and no fresh datapoint: state kept
+    "ignored",  # a lifecycle event that belongs to no running attempt of ours: state kept
 ]
 
 
@@ -195,6 +219,7 @@ class Decision:
     thresholds: Mapping[str, float | None] = field(default_factory=dict)
     new_actions: tuple[ActionRecord, ...] = ()
     suppressed: tuple[str, ...] = ()  # actions shadow/muted mode did not send
+    cancelled: tuple[ActionRecord, ...] = ()  # pending actions of an attempt that ended: they never run
 
     @property
     def changed(self) -> bool:
@@ -216,6 +241,7 @@ class Decision:
             "episode_id": self.state.episode.id if self.state.episode else None,
             "actions": [f"{a.kind}:{a.notice.event}" for a in self.new_actions],
             "suppressed": list(self.suppressed),
+            "cancelled": [f"{a.kind}:{a.key}" for a in self.cancelled],
             "reason": self.reason,
         }
 
@@ -231,4 +257,5 @@ class LifecycleEvent(_Record):
     monitor_id: str | None = None
     execution_arn: str | None = None
     episode_id: str | None = None
+    attempt: int | None = None  # the retraining attempt the event reports on (None: not stated)
     detail: str = ""

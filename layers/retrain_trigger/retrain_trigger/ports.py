@@ -47,8 +47,17 @@ class HistoryEntry:
 
 
 class StateStore(Protocol):
-    def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState]:
-        """Current states, batched; a monitor never written comes back as MonitorState(version=0)."""
+    def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
+        """Current states, batched; a monitor never written comes back as MonitorState(version=0), an unreadable
+        item as its error. Raises RetryableError/DependencyError when the batch itself cannot be read."""
+        ...
+
+    def get(self, monitor_id: str) -> MonitorState:
+        """One current state, strongly consistent; raises what get_many would put in its place."""
+        ...
+
+    def with_pending_actions(self) -> list[str]:
+        """The monitors whose outbox has actions waiting (a sparse index: eventually consistent)."""
         ...
 
     def commit(self, state: MonitorState, expected_version: int, history: HistoryEntry | None) -> MonitorState:
@@ -103,3 +112,7 @@ class ActionGateway(Protocol):
     def start_pipeline(self, start: PipelineStart) -> str: ...
 
     def put_event(self, event: BusEvent) -> str: ...
+
+    def pipeline_status(self, execution_arn: str) -> str:
+        """DescribePipelineExecution's status: Executing, Stopping, Stopped, Failed or Succeeded."""
+        ...

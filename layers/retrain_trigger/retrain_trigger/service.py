@@ -1,24 +1,33 @@
-"""Orchestration: read in batches, decide with the pure engine, commit conditionally, then act once.
+"""Orchestration: read in batches, decide with the pure engine, commit conditionally; the outbox acts.
 
-Exactly once: a transition is committed (conditional on the version) before any side effect. Its actions
-carry keys derived from the episode. Whoever commits, or later claims, the monitor's lease runs them; a
-concurrent invocation that loses the write, or finds the lease held, does nothing. A failed action stays
-pending and is retried on a later tick with the same key.
+Every monitor is its own unit: a failed read, write or action of one monitor is that monitor's result (logged,
+counted, alerted) and the others go on. A transition is committed (conditional on the version) before any side
+effect; its actions go to the monitor's outbox (`outbox.py`), which only the evaluator delivers. The lifecycle
+function only commits what a retraining's status means; the next tick delivers what that queued.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from retrain_trigger import messages
-from retrain_trigger.config import MonitorConfig
+from retrain_trigger.config import Catalog, MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, LifecycleEvent, MonitorState, Observation, episode_id
-from retrain_trigger.policy import evaluate, is_due, on_lifecycle
-from retrain_trigger.ports import ActionGateway, ConfigSource, HistoryEntry, ScoreSource, StateStore
+from retrain_trigger.model import Decision, LifecycleEvent, LifecycleKind, MonitorState, Observation, episode_id
+from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, history, leased, next_ready
+from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
+from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, StateStore
+
+STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
+# A scheduled event's time is when it was due: never much after the clock. One far ahead is not a tick of ours.
+MAX_TICK_AHEAD = timedelta(minutes=15)
+
+ResultOutcome = Literal[
+    "transition", "unchanged", "insufficient_data", "ignored_missing", "ignored", "conflict", "error", "delivered"
+]
 
 
 @dataclass(frozen=True)
@@ -28,18 +37,20 @@ class Deps:
     states: StateStore
     actions: ActionGateway
     owner: str  # this invocation's id, for the action lease
-    wall_clock: Callable[[], datetime]  # real time, for leases only; decisions use the event's time
+    wall_clock: Callable[[], datetime]  # real time, for leases and back-off only; decisions use the event's time
     tick: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=15)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass
 class MonitorResult:
     monitor_id: str
-    outcome: str  # a Decision outcome, or "conflict", "error", "lease_held"
+    outcome: ResultOutcome
     decision: Decision | None = None
     error: dict[str, str] | None = None
     actions: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[Decision] = field(default_factory=list)  # what the outbox itself decided (attempt failed)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"monitor_id": self.monitor_id, "outcome": self.outcome, "actions": self.actions}
@@ -76,7 +87,11 @@ class Report:
 
 
 def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
-    """The evaluator's one entry point: every due monitor, decided and acted on at `now` (the tick's time)."""
+    """The evaluator's one entry point: every due monitor decided at `now` (the tick's time), and every outbox
+    with actions waiting delivered."""
+    wall = deps.wall_clock()
+    if now > wall + MAX_TICK_AHEAD:
+        raise BadInput("*", "event.time", f"tick {now.isoformat()} is ahead of the clock ({wall.isoformat()})")
     try:
         catalog = deps.config.load()
     except ConfigError as error:  # nothing can be evaluated: say so on the topic, then fail the invocation
@@ -85,154 +100,163 @@ def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     report = Report(now=now, config_version=catalog.version)
     for problem in catalog.errors:
         report.results.append(_failed(problem.monitor_id, problem, deps, now))
-    due = [m for m in catalog.monitors if is_due(m.every, now, deps.tick)]
-    if not due:
+    due = [m for m in catalog.monitors if is_due(m.every, now, deps.tick, m.evaluation_delay)]
+    visiting = due + _waiting(catalog, {m.id for m in due}, deps, report, now)
+    if not visiting:
         return report
-    states = deps.states.get_many([m.id for m in due])
-    windows = deps.scores.latest(due, now)
-    for monitor in due:
-        state = states.get(monitor.id) or MonitorState(monitor_id=monitor.id)
-        report.results.append(_evaluate_one(monitor, state, windows.get(monitor.id, ()), now, catalog.version, deps))
+    states = _read_states([m.id for m in visiting], deps)
+    windows = _read_scores(due, now, deps)
+    due_ids = {m.id for m in due}
+    for monitor in visiting:
+        window = windows.get(monitor.id, ()) if monitor.id in due_ids else None
+        report.results.append(_isolated(monitor, states[monitor.id], window, now, catalog.version, deps))
     return report
+
+
+def _waiting(catalog: Catalog, due: set[str], deps: Deps, report: Report, now: datetime) -> list[MonitorConfig]:
+    """Monitors not due this tick whose outbox has actions waiting: their delivery does not wait for `every`."""
+    try:
+        waiting = deps.states.with_pending_actions()
+    except RetrainTriggerError as error:
+        report.results.append(_failed("*", error, deps, now, notify=False))
+        return []
+    return [m for m in (catalog.get(i) for i in dict.fromkeys(waiting) if i not in due) if m is not None]
+
+
+def _read_states(ids: Sequence[str], deps: Deps) -> dict[str, MonitorState | RetrainTriggerError]:
+    states: dict[str, MonitorState | RetrainTriggerError] = {}
+    for start in range(0, len(ids), STATE_BATCH):
+        batch = ids[start : start + STATE_BATCH]
+        try:
+            states.update(deps.states.get_many(batch))
+        except RetrainTriggerError as error:
+            states.update(dict.fromkeys(batch, error))
+    return states
+
+
+def _read_scores(due: Sequence[MonitorConfig], now: datetime, deps: Deps) -> Mapping[str, Any]:
+    if not due:
+        return {}
+    try:
+        return deps.scores.latest(due, now)
+    except RetrainTriggerError as error:
+        return dict.fromkeys((m.id for m in due), error)
+
+
+def _isolated(
+    monitor: MonitorConfig,
+    state: MonitorState | RetrainTriggerError,
+    window: Sequence[Observation] | RetrainTriggerError | None,
+    now: datetime,
+    config_version: str,
+    deps: Deps,
+) -> MonitorResult:
+    """One monitor's whole tick. Nothing it raises reaches the other monitors."""
+    try:
+        if isinstance(state, RetrainTriggerError):
+            return _failed(monitor.id, state, deps, now, notify=monitor.acting_at(now))
+        return _evaluate_one(monitor, state, window, now, config_version, deps)
+    except RetrainTriggerError as error:
+        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now))
+    except Exception as error:  # a defect of ours must not silence the other monitors either
+        return _failed(monitor.id, RetrainTriggerError(f"{type(error).__name__}: {error}"), deps, now)
 
 
 def _evaluate_one(
     monitor: MonitorConfig,
     state: MonitorState,
-    window: Sequence[Observation] | RetrainTriggerError,
+    window: Sequence[Observation] | RetrainTriggerError | None,
     now: datetime,
     config_version: str,
     deps: Deps,
 ) -> MonitorResult:
-    try:
-        if isinstance(window, RetrainTriggerError):
-            raise window
-        decision = evaluate(monitor, state, window, now, config_version)
-    except RetrainTriggerError as error:
-        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now))
-    result = MonitorResult(monitor.id, decision.outcome, decision)
-    if decision.changed:
-        try:
-            state = deps.states.commit(_leased(decision.state, deps), state.version, _history(decision, config_version))
-        except StaleState:
-            result.outcome = "conflict"  # another invocation committed this tick first; it acts
-            return result
-    result.actions = run_pending(monitor, state, config_version, deps)
+    """Decide (if due), commit, then deliver the outbox. A window that could not be read is this monitor's error,
+    but its waiting actions are still delivered."""
+    result = MonitorResult(monitor.id, "delivered")
+    if isinstance(window, RetrainTriggerError):
+        result = _failed(monitor.id, window, deps, now, notify=monitor.acting_at(now))
+    elif window is not None:
+        decision = _decide(monitor, state, window, now, config_version, deps)
+        result = MonitorResult(monitor.id, decision.outcome, decision)
+        if decision.changed:
+            try:
+                state = deps.states.commit(
+                    _with_lease(decision.state, deps, now), state.version, history(decision, config_version)
+                )
+            except StaleState:
+                result.outcome = "conflict"  # another invocation committed first; it delivers
+                return result
+    courier = Courier(
+        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, now, config_version
+    )
+    courier.deliver(state)
+    result.actions += [d.as_dict() for d in courier.log]
+    result.transitions = courier.transitions
     return result
 
 
+def _decide(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    window: Sequence[Observation],
+    now: datetime,
+    config_version: str,
+    deps: Deps,
+) -> Decision:
+    """The engine's decision; before a retraining is declared timed out, its pipeline's real status is applied."""
+    episode = state.episode
+    if retraining_overdue(monitor, state, now) and episode is not None and episode.execution_arn:
+        kind = _FINAL_STATUS.get(deps.actions.pipeline_status(episode.execution_arn))
+        if kind is not None:
+            event = LifecycleEvent(
+                kind=kind,
+                at=now,
+                monitor_id=monitor.id,
+                execution_arn=episode.execution_arn,
+                episode_id=episode.id,
+                attempt=episode.retrains,
+                detail="status read from SageMaker before the timeout (its status event never arrived)",
+            )
+            return on_lifecycle(monitor, state, event, config_version)
+    return evaluate(monitor, state, window, now, config_version, tick=deps.tick)
+
+
+_FINAL_STATUS: dict[str, LifecycleKind] = {"Succeeded": "succeeded", "Failed": "failed", "Stopped": "stopped"}
+
+
 def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3) -> MonitorResult:
-    """The lifecycle function's entry point: a retraining's status or a deployment, applied exactly once."""
+    """The lifecycle function's entry point: a retraining's status or a deployment, committed exactly once.
+
+    It never delivers actions (its role may not start pipelines): what it queues goes out on the next tick."""
     monitor_id = event.monitor_id or (
         deps.states.find_by_execution(event.execution_arn) if event.execution_arn else None
     )
     if monitor_id is None:
-        return MonitorResult("?", "ignored", error={"problem": f"no monitor runs execution {event.execution_arn}"})
+        return MonitorResult("-", "ignored", error={"problem": f"no monitor of ours runs {event.execution_arn}"})
     catalog = deps.config.load()
     monitor = catalog.get(monitor_id)
     if monitor is None:
         raise BadInput(monitor_id, "monitor_id", "no such monitor in the configuration")
     for _ in range(attempts):
-        state = deps.states.get_many([monitor_id]).get(monitor_id) or MonitorState(monitor_id=monitor_id)
+        state = deps.states.get(monitor_id)
         decision = on_lifecycle(monitor, state, event, catalog.version)
         result = MonitorResult(monitor_id, decision.outcome, decision)
         if not decision.changed:
             return result
         try:
-            committed = deps.states.commit(
-                _leased(decision.state, deps), state.version, _history(decision, catalog.version)
-            )
+            deps.states.commit(decision.state, state.version, history(decision, catalog.version))
         except StaleState:
             continue  # the evaluator moved the state meanwhile: decide again on the fresh state
-        result.actions = run_pending(monitor, committed, catalog.version, deps)
+        result.actions = [{"kind": a.kind, "key": a.key, "status": "queued"} for a in decision.new_actions]
         return result
     raise RetryableError(f"monitor {monitor_id!r}: state kept changing under {attempts} attempts; retry the event")
 
 
-def run_pending(monitor: MonitorConfig, state: MonitorState, config_version: str, deps: Deps) -> list[dict[str, Any]]:
-    """Run the committed, pending actions in order, under this invocation's lease. Returns what was done."""
-    if not state.pending:
-        return []
-    wall = deps.wall_clock()
-    if state.lease_owner != deps.owner:
-        if state.lease_until is not None and state.lease_until > wall:
-            return [{"kind": a.kind, "key": a.key, "status": "lease_held"} for a in state.pending]
-        try:
-            state = deps.states.commit(_leased(state, deps), state.version, None)
-        except StaleState:
-            return []
-    records: list[dict[str, Any]] = []
-    current = state
-    for action in state.pending:
-        try:
-            result = _perform(monitor, current, action, config_version, deps.actions)
-        except RetrainTriggerError as error:
-            failed = action.model_copy(update={"attempts": action.attempts + 1, "last_error": str(error)[:500]})
-            current = _replace(current, action, failed)
-            records.append({"kind": action.kind, "key": action.key, "status": "failed", "error": str(error)})
-            break  # later actions wait: the alert must not announce a pipeline that did not start
-        done = action.model_copy(update={"status": "done", "attempts": action.attempts + 1, "result": result})
-        current = _replace(current, action, done)
-        if action.kind == "sagemaker" and current.episode is not None:
-            current = current.model_copy(
-                update={"episode": current.episode.model_copy(update={"execution_arn": result})}
-            )
-        records.append({"kind": action.kind, "key": action.key, "status": "done", "result": result})
-    released = current.model_copy(update={"lease_owner": None, "lease_until": None})
-    entry = HistoryEntry(
-        monitor_id=monitor.id,
-        at=max(a.notice.decided_at for a in state.pending),
-        before=state.status.value,
-        after=released.status.value,
-        reason="actions: " + ", ".join(f"{r['kind']} {r['status']}" for r in records),
-        config_version=config_version,
-        episode_id=released.episode.id if released.episode else None,
-        actions=tuple(f"{r['kind']}:{r['status']}:{r.get('result') or r.get('error', '')}" for r in records),
-    )
-    try:
-        deps.states.commit(released, state.version, entry)
-    except StaleState:  # only if our lease outlived itself; the keys keep a re-run harmless
-        records.append({"kind": "state", "status": "release_lost"})
-    return records
-
-
-def _perform(
-    monitor: MonitorConfig, state: MonitorState, action: ActionRecord, version: str, gateway: ActionGateway
-) -> str:
-    match action.kind:
-        case "sagemaker":
-            return gateway.start_pipeline(messages.pipeline_start(monitor, action))
-        case "sqs":
-            return gateway.send_retrain_request(messages.retrain_request(monitor, state, action, version))
-        case "eventbridge":
-            return gateway.put_event(messages.bus_event(monitor, state, action, version))
-        case "sns":
-            return gateway.publish_alert(messages.alert(monitor, state, action, version))
-    raise AssertionError(action.kind)  # pragma: no cover
-
-
-def _replace(state: MonitorState, old: ActionRecord, new: ActionRecord) -> MonitorState:
-    return state.model_copy(update={"actions": tuple(new if a == old else a for a in state.actions)})
-
-
-def _leased(state: MonitorState, deps: Deps) -> MonitorState:
-    if not state.pending:
-        return state.model_copy(update={"lease_owner": None, "lease_until": None})
-    return state.model_copy(update={"lease_owner": deps.owner, "lease_until": deps.wall_clock() + deps.lease})
-
-
-def _history(decision: Decision, config_version: str) -> HistoryEntry:
-    return HistoryEntry(
-        monitor_id=decision.monitor_id,
-        at=decision.at,
-        before=decision.before.status.value,
-        after=decision.state.status.value,
-        reason=decision.reason,
-        config_version=config_version,
-        score=decision.score,
-        episode_id=decision.state.episode.id if decision.state.episode else None,
-        actions=tuple(f"{a.kind}:{a.notice.event}" for a in decision.new_actions) + decision.suppressed,
-    )
+def _with_lease(state: MonitorState, deps: Deps, now: datetime) -> MonitorState:
+    """Take the lease in the same write as the transition when there is something to deliver and it is free."""
+    if next_ready(state, now) is None:
+        return state
+    return leased(state, deps.owner, deps.wall_clock(), deps.lease) or state
 
 
 def _failed(
@@ -244,7 +268,7 @@ def _failed(
         key = f"{episode_id(monitor_id, now)}:evaluation_error"
         try:
             message_id = deps.actions.publish_alert(messages.error_alert(monitor_id, error, key))
-            result.actions.append({"kind": "sns", "key": key, "status": "done", "result": message_id})
+            result.actions.append(Delivered("sns", key, "done", result=message_id).as_dict())
         except RetrainTriggerError as alert_error:
-            result.actions.append({"kind": "sns", "key": key, "status": "failed", "error": str(alert_error)})
+            result.actions.append(Delivered("sns", key, "failed", error=str(alert_error)).as_dict())
     return result

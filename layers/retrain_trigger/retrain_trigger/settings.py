@@ -22,6 +22,8 @@ class Settings(BaseModel):
     history_ttl_days: int = Field(default=90, alias="HISTORY_TTL_DAYS", ge=1)
     lease_seconds: int = Field(default=900, alias="LEASE_SECONDS", ge=1)
     event_source: str = Field(default="retrain-trigger", alias="EVENT_SOURCE")
+    action_max_attempts: int = Field(default=3, alias="ACTION_MAX_ATTEMPTS", ge=1, le=20)
+    action_backoff_seconds: int = Field(default=60, alias="ACTION_BACKOFF_SECONDS", ge=0)
 
 
 @cache

@@ -9,20 +9,39 @@ from retrain_trigger.service import MonitorResult, Report
 
 
 def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:
-    if result.decision is None:
-        logger.error(
-            "evaluation failed",
-            extra={
-                "monitor_id": result.monitor_id,
-                "outcome": result.outcome,
-                "error": result.error,
-                "actions": result.actions,
-            },
-        )
-        metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=1)
+    """One log line per monitor (per outbox transition too), and the counters the template's alarms watch."""
+    if result.outcome == "ignored" and result.decision is None:
+        # Another pipeline's status change in the same account: normal traffic, not ours.
+        logger.debug("event ignored", extra={"outcome": result.outcome, **(result.error or {})})
         return
+    if result.decision is None:
+        line = {"monitor_id": result.monitor_id, "outcome": result.outcome, "actions_run": result.actions}
+        if result.outcome == "error":
+            logger.error("evaluation failed", extra={**line, "error": result.error})
+            metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=1)
+        else:  # not due this tick: only its waiting actions were delivered
+            logger.info("actions delivered", extra=line)
+    else:
+        _record_decision(result, logger, metrics)
+    for decision in result.transitions:
+        logger.warning("outbox transition", extra={**decision.as_log(), "outcome": decision.outcome})
+        metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+    done = sum(1 for a in result.actions if a.get("status") == "done")
+    failed = sum(1 for a in result.actions if a.get("status") in ("failed", "retry"))
+    if done:
+        metrics.add_metric(name="ActionsDone", unit=MetricUnit.Count, value=done)
+    if failed:
+        metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=failed)
+
+
+def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:
     decision = result.decision
-    logger.info("evaluation", extra={**decision.as_log(), "outcome": result.outcome, "actions_run": result.actions})
+    assert decision is not None
+    line = {**decision.as_log(), "outcome": result.outcome, "actions_run": result.actions}
+    if result.outcome == "ignored":
+        logger.info("event ignored", extra=line)  # a late or replayed status of an earlier attempt
+        return
+    logger.info("evaluation", extra=line)
     if decision.score is not None:
         with single_metric(
             name="DriftScore", unit=MetricUnit.NoUnit, value=decision.score, namespace=metrics.namespace
@@ -34,12 +53,6 @@ def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> No
         metrics.add_metric(name="InsufficientData", unit=MetricUnit.Count, value=1)
     if result.outcome == "conflict":
         metrics.add_metric(name="ConcurrentUpdates", unit=MetricUnit.Count, value=1)
-    done = sum(1 for a in result.actions if a.get("status") == "done")
-    failed = sum(1 for a in result.actions if a.get("status") == "failed")
-    if done:
-        metrics.add_metric(name="ActionsDone", unit=MetricUnit.Count, value=done)
-    if failed:
-        metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=failed)
 
 
 def record_report(report: Report, logger: Logger, metrics: Metrics) -> None:

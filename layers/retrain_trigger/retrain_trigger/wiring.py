@@ -11,6 +11,7 @@ from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.adapters.ssm_config import SsmConfigSource
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
+from retrain_trigger.outbox import RetryPolicy
 from retrain_trigger.service import Deps
 from retrain_trigger.settings import get_settings
 
@@ -38,6 +39,9 @@ def _shared() -> Deps:
         wall_clock=wall_clock,
         tick=timedelta(minutes=settings.tick_minutes),
         lease=timedelta(seconds=settings.lease_seconds),
+        retry=RetryPolicy(
+            max_attempts=settings.action_max_attempts, backoff=timedelta(seconds=settings.action_backoff_seconds)
+        ),
     )
 
 

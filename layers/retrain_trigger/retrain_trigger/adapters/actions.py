@@ -148,6 +148,12 @@ class AwsActionGateway:
             )
         return response["PipelineExecutionArn"]
 
+    def pipeline_status(self, execution_arn: str) -> str:
+        """DescribePipelineExecution's PipelineExecutionStatus, asked before a retraining is declared timed out."""
+        with translated(f"DescribePipelineExecution of {execution_arn}"):
+            response = self.sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        return str(response.get("PipelineExecutionStatus", ""))
+
     def put_event(self, event: BusEvent) -> str:
         """PutEvents with one entry; a rejected entry raises like a failed call would. Returns the EventId."""
         with translated(f"PutEvents to {self.bus_name}"):

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from retrain_trigger.adapters.clients import aws_client, is_retryable_code, translate_error, translated
-from retrain_trigger.errors import DependencyError, RetryableError, StaleState
+from retrain_trigger.errors import DependencyError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import MonitorState
 from retrain_trigger.ports import HistoryEntry
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 STATE_SK = "state"
 HISTORY_PREFIX = "history#"
 EXECUTION_INDEX = "ByExecution"
+PENDING_INDEX = "ByPendingAction"  # sparse: only state items whose outbox has actions waiting
+PENDING_SHARD = "pending"
 BATCH_GET_LIMIT = 100  # DynamoDB's maximum keys per BatchGetItem
 UNPROCESSED_ATTEMPTS = 6
 
@@ -89,15 +91,38 @@ class DynamoDBStateStore:
 
     # -- reads -----------------------------------------------------------------------------------------------
 
-    def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState]:
-        """Current states by strongly consistent BatchGetItem; a monitor never written comes back at version 0."""
+    def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
+        """Current states by strongly consistent BatchGetItem; a monitor never written comes back at version 0, an
+        unreadable item as its own DependencyError (the other monitors of the batch are unaffected)."""
         wanted = list(dict.fromkeys(monitor_ids))
-        found: dict[str, MonitorState] = {}
+        found: dict[str, MonitorState | RetrainTriggerError] = {}
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             for item in self._batch_get(wanted[start : start + BATCH_GET_LIMIT]):
-                state = self._state_from_item(item)
-                found[state.monitor_id] = state
+                monitor_id = str(item["pk"].get("S", "")).removeprefix("monitor#")
+                try:
+                    found[monitor_id] = self._state_from_item(item)
+                except DependencyError as error:
+                    found[monitor_id] = error
         return {monitor_id: found.get(monitor_id) or MonitorState(monitor_id=monitor_id) for monitor_id in wanted}
+
+    def get(self, monitor_id: str) -> MonitorState:
+        state = self.get_many([monitor_id])[monitor_id]
+        if isinstance(state, RetrainTriggerError):
+            raise state
+        return state
+
+    def with_pending_actions(self) -> list[str]:
+        """Monitors with outbox actions waiting, from the sparse ByPendingAction index (keys only)."""
+        found: list[str] = []
+        with translated(f"Query {PENDING_INDEX} on {self.table_name}"):
+            for page in self.client.get_paginator("query").paginate(
+                TableName=self.table_name,
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="pending_shard = :p",
+                ExpressionAttributeValues={":p": {"S": PENDING_SHARD}},
+            ):
+                found.extend(str(item["pk"]["S"]).removeprefix("monitor#") for item in page.get("Items", []))
+        return found
 
     def _batch_get(self, monitor_ids: Sequence[str]) -> list[dict[str, AttributeValueTypeDef]]:
         keys: Sequence[Mapping[str, AttributeValueTypeDef]] = [
@@ -236,6 +261,8 @@ class DynamoDBStateStore:
         }
         if state.episode is not None and state.episode.execution_arn:
             item["execution_arn"] = {"S": state.episode.execution_arn}
+        if state.pending:
+            item["pending_shard"] = {"S": PENDING_SHARD}
         return item
 
     def _history_item(self, entry: HistoryEntry, version: int) -> dict[str, AttributeValueTypeDef]:

@@ -1,0 +1,307 @@
+"""The action outbox: every side effect of a committed decision, delivered exactly once per key, never silently.
+
+Each action is its own record in the monitor's state (kind, key, status, attempts, next try, result). Delivery:
+
+- runs only under the monitor's lease, taken by a conditional write when the lease is free, expired or ours;
+- takes the actions in their committed order; an action waits while an earlier action of the same notice (same
+  key) is still pending, so an alert never announces a pipeline that did not start. Other notices do not wait;
+- commits each action's outcome as soon as it is known (a lost write later cannot make a done action run again);
+- on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
+  (never queued behind it), and if it was the start of a retraining, that attempt is declared failed.
+
+The pure functions below decide; `deliver` is the loop that talks to the ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from retrain_trigger import messages
+from retrain_trigger.config import ActionKind, MonitorConfig
+from retrain_trigger.errors import RetrainTriggerError, StaleState
+from retrain_trigger.model import ActionRecord, Decision, MonitorState
+from retrain_trigger.policy import on_start_given_up
+from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
+
+# What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
+START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
+
+DeliveryStatus = Literal["done", "retry", "failed", "lease_held", "lease_lost", "cancelled"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often one action is tried, and how long it waits between tries (doubling, capped)."""
+
+    max_attempts: int = 3
+    backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(hours=1)
+
+    def next_try(self, attempts: int, now: datetime) -> datetime:
+        return now + min(self.backoff * (1 << max(attempts - 1, 0)), self.max_backoff)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What one delivery step did, for the report, the log line and the metrics."""
+
+    kind: str
+    key: str
+    status: DeliveryStatus
+    result: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"kind": self.kind, "key": self.key, "status": self.status}
+        if self.result is not None:
+            out["result"] = self.result
+        if self.error is not None:
+            out["error"] = self.error
+        if self.attempts:
+            out["attempts"] = self.attempts
+        return out
+
+
+# -- pure rules ----------------------------------------------------------------------------------------------------
+
+
+def same(a: ActionRecord, b: ActionRecord) -> bool:
+    """One outbox entry, whatever its status: a key names a notice, and a notice has one action of each kind."""
+    return a.kind == b.kind and a.key == b.key
+
+
+def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
+    """The first action that may run at evaluation time `now`: pending, past its back-off, and the first of its
+    notice still pending. Back-off counts in evaluation time, so a retried delivery of the same tick waits."""
+    waiting_keys: set[str] = set()
+    for action in state.actions:
+        if action.status != "pending" or action.key in waiting_keys:
+            continue
+        waiting_keys.add(action.key)
+        if action.next_try_at is None or action.next_try_at <= now:
+            return action
+    return None
+
+
+def is_start(action: ActionRecord, state: MonitorState) -> bool:
+    """True for the action whose delivery means the retraining attempt really started."""
+    if action.notice.event != "retrain_started":
+        return False
+    kinds = {a.kind for a in state.actions if a.key == action.key}
+    first = next((kind for kind in START_KINDS if kind in kinds), None)
+    return action.kind == (first or action.kind)
+
+
+def with_record(state: MonitorState, record: ActionRecord) -> MonitorState:
+    """`state` with the entry `record` stands for replaced by it (a no-op if that entry is gone)."""
+    return state.model_copy(update={"actions": tuple(record if same(a, record) else a for a in state.actions)})
+
+
+def delivered(state: MonitorState, action: ActionRecord, result: str, now: datetime) -> MonitorState:
+    """Record a delivery. The start of the running attempt also stamps the episode: the retraining timeout counts
+    from `now` (the evaluation time), and a pipeline's execution ARN is what its status events are matched by."""
+    done = action.model_copy(
+        update={"status": "done", "attempts": action.attempts + 1, "result": result, "next_try_at": None}
+    )
+    updated = with_record(state, done)
+    episode = updated.episode
+    if (
+        is_start(action, state)
+        and episode is not None
+        and action.notice.episode_id == episode.id
+        and action.notice.attempt == episode.retrains
+    ):
+        stamp: dict[str, object] = {"retrain_started_at": episode.retrain_started_at or now}
+        if action.kind == "sagemaker":
+            stamp["execution_arn"] = episode.execution_arn or result
+        updated = updated.model_copy(update={"episode": episode.model_copy(update=stamp)})
+    return updated
+
+
+def failed_try(
+    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy
+) -> tuple[MonitorState, ActionRecord]:
+    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt."""
+    attempts = action.attempts + 1
+    gave_up = attempts >= retry.max_attempts
+    record = action.model_copy(
+        update={
+            "attempts": attempts,
+            "last_error": error[:500],
+            "status": "failed" if gave_up else "pending",
+            "next_try_at": None if gave_up else retry.next_try(attempts, now),
+        }
+    )
+    return with_record(state, record), record
+
+
+def leased(state: MonitorState, owner: str, wall: datetime, lease: timedelta) -> MonitorState | None:
+    """`state` with this invocation as the lease holder, or None while another invocation holds an unexpired lease."""
+    if state.lease_owner not in (None, owner) and state.lease_until is not None and state.lease_until > wall:
+        return None
+    return state.model_copy(update={"lease_owner": owner, "lease_until": wall + lease})
+
+
+def released(state: MonitorState) -> MonitorState:
+    return state.model_copy(update={"lease_owner": None, "lease_until": None})
+
+
+# -- the delivery loop ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Courier:
+    """Delivers one monitor's outbox through the ports. Only the evaluator runs it."""
+
+    monitor: MonitorConfig
+    states: StateStore
+    gateway: ActionGateway
+    owner: str
+    wall_clock: Callable[[], datetime]
+    lease: timedelta
+    retry: RetryPolicy
+    now: datetime  # the evaluation time: stamps a retraining's start
+    config_version: str
+    log: list[Delivered] = field(default_factory=list)
+    transitions: list[Decision] = field(default_factory=list)  # decisions the outbox itself caused
+
+    def deliver(self, state: MonitorState) -> MonitorState:
+        """Run every action that is ready; returns the last committed state."""
+        if next_ready(state, self.now) is None:
+            return state
+        if state.lease_owner != self.owner or (state.lease_until and state.lease_until <= self.wall_clock()):
+            taken = leased(state, self.owner, self.wall_clock(), self.lease)
+            if taken is None:
+                self.log.extend(Delivered(a.kind, a.key, "lease_held") for a in state.pending)
+                return state
+            try:
+                state = self.states.commit(taken, state.version, None)
+            except StaleState:
+                return state  # another invocation moved the state first: it delivers
+        while (action := next_ready(state, self.now)) is not None:
+            committed = self._deliver_one(state, action)
+            if committed is None:
+                return state
+            state = committed
+        return self._release(state)
+
+    def _deliver_one(self, state: MonitorState, action: ActionRecord) -> MonitorState | None:
+        try:
+            result = perform(self.monitor, state, action, self.config_version, self.gateway)
+        except RetrainTriggerError as error:
+            return self._failed(state, action, str(error))
+        self.log.append(Delivered(action.kind, action.key, "done", result=result, attempts=action.attempts + 1))
+        return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), result, self.now))
+
+    def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
+        record = failed_try(state, action, error, self.now, self.retry)[1]
+        committed = self._commit(
+            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry)[0]
+        )
+        status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
+        self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
+        if committed is None:
+            return None
+        if record.status == "failed" and is_start(action, committed):
+            decision = on_start_given_up(self.monitor, committed, record, self.now, self.config_version)
+            if decision.changed:
+                return self._transition(committed, decision)
+        self._alert_failure(record)
+        return committed
+
+    def _transition(self, state: MonitorState, decision: Decision) -> MonitorState | None:
+        try:
+            committed = self.states.commit(decision.state, state.version, history(decision, self.config_version))
+        except StaleState:
+            self.log.append(Delivered("state", decision.monitor_id, "lease_lost"))
+            return None
+        self.transitions.append(decision)
+        return committed
+
+    def _alert_failure(self, record: ActionRecord) -> None:
+        """Straight to the topic, never through the outbox: the alert must not wait behind what failed."""
+        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts)
+        key = str(alert.attributes["idempotency_key"])
+        try:
+            message_id = self.gateway.publish_alert(alert)
+        except RetrainTriggerError as error:
+            self.log.append(Delivered("sns", key, "failed", error=str(error)))
+            return
+        self.log.append(Delivered("sns", key, "done", result=message_id))
+
+    def _commit(self, state: MonitorState, change: Callable[[MonitorState], MonitorState]) -> MonitorState | None:
+        """Commit `change` at once. If another writer (the lifecycle function) moved the state meanwhile, apply the
+        same change to the fresh state, as long as the lease is still ours."""
+        for _ in range(5):
+            try:
+                return self.states.commit(change(state), state.version, None)
+            except StaleState:
+                fresh = self.states.get(self.monitor.id)
+                if fresh.lease_owner != self.owner:
+                    self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
+                    return None
+                state = fresh
+        self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
+        return None
+
+    def _release(self, state: MonitorState) -> MonitorState:
+        entry = HistoryEntry(
+            monitor_id=self.monitor.id,
+            at=self.now,
+            before=state.status.value,
+            after=state.status.value,
+            reason="actions: " + ", ".join(f"{d.kind} {d.status}" for d in self.log),
+            config_version=self.config_version,
+            episode_id=state.episode.id if state.episode else None,
+            actions=tuple(f"{d.kind}:{d.status}:{d.result or d.error or ''}"[:300] for d in self.log),
+        )
+        for _ in range(5):
+            try:
+                return self.states.commit(released(state), state.version, entry)
+            except StaleState:
+                fresh = self.states.get(self.monitor.id)
+                if fresh.lease_owner != self.owner:
+                    return fresh
+                state = fresh
+        return state
+
+
+def _current(state: MonitorState, action: ActionRecord) -> ActionRecord:
+    """The entry as `state` has it now (a concurrent commit may have moved it on)."""
+    return next((a for a in state.actions if same(a, action)), action)
+
+
+def perform(
+    monitor: MonitorConfig, state: MonitorState, action: ActionRecord, version: str, gateway: ActionGateway
+) -> str:
+    match action.kind:
+        case "sagemaker":
+            return gateway.start_pipeline(messages.pipeline_start(monitor, action))
+        case "sqs":
+            return gateway.send_retrain_request(messages.retrain_request(monitor, state, action, version))
+        case "eventbridge":
+            return gateway.put_event(messages.bus_event(monitor, state, action, version))
+        case "sns":
+            return gateway.publish_alert(messages.alert(monitor, state, action, version))
+    raise AssertionError(action.kind)  # pragma: no cover
+
+
+def history(decision: Decision, config_version: str) -> HistoryEntry:
+    """The history item a decision commits with: what changed, why, and what it queued, suppressed or cancelled."""
+    return HistoryEntry(
+        monitor_id=decision.monitor_id,
+        at=decision.at,
+        before=decision.before.status.value,
+        after=decision.state.status.value,
+        reason=decision.reason,
+        config_version=config_version,
+        score=decision.score,
+        episode_id=decision.state.episode.id if decision.state.episode else None,
+        actions=tuple(f"{a.kind}:{a.notice.event}" for a in decision.new_actions)
+        + tuple(f"suppressed:{s}" for s in decision.suppressed)
+        + tuple(f"cancelled:{a.kind}:{a.key}" for a in decision.cancelled),
+    )
