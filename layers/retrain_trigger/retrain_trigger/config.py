@@ -196,9 +196,9 @@ class MonitorConfig(_Frozen):
     muted_until: Instant | None = None
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     # Alerting as CloudWatch, Datadog and Alertmanager users expect it (see the README's configuration table).
-    no_data_after: Duration | None = None  # unset: the monitor's max_age; an explicit null turns it off
-    renotify_every: Duration | None = None
-    datapoints_to_recover: int = Field(default=1, ge=1)
+    no_data_after: PositiveDuration | None = None  # unset: the monitor's max_age; an explicit null turns it off
+    renotify_every: PositiveDuration | None = None
+    datapoints_to_recover: Count = Field(default=1, ge=1)
     evaluation_delay: Duration = timedelta(0)
 
     @model_validator(mode="before")
@@ -227,7 +227,7 @@ class MonitorConfig(_Frozen):
     def _recovery_within_the_window(self) -> MonitorConfig:
         # The score sources read the newest `evaluation_periods` datapoints: recovery evidence must fit in them.
         if self.datapoints_to_recover > self.evaluation_periods:
-            raise ValueError("datapoints_to_recover must not exceed evaluation_periods")
+            raise _CrossFieldError("datapoints_to_recover", "must not exceed evaluation_periods")
         return self
 
     # Derived levels: the engine reads these, never the raw optional fields.
