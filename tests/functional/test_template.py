@@ -66,8 +66,15 @@ def translated(**parameters: str) -> dict[str, Any]:
 
 
 def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    policies = template["Resources"][role]["Properties"]["Policies"]
-    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+    """The statements of the role's inline policies and of the AWS::IAM::Policy resources attached to it."""
+    resources = template["Resources"]
+    documents = [policy["PolicyDocument"] for policy in resources[role]["Properties"]["Policies"]]
+    documents += [
+        resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]
+    ]
+    return [statement for document in documents for statement in document["Statement"]]
 
 
 # --- SAM's translation -----------------------------------------------------------------------------------------
@@ -94,6 +101,15 @@ def test_sam_translation_yields_the_resources_the_stack_is_made_of() -> None:
         "EvaluatorLogGroup": "AWS::Logs::LogGroup",
         "LifecycleLogGroup": "AWS::Logs::LogGroup",
         "EvaluatorErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "FunctionFailureQueue": "AWS::SQS::Queue",
+        "EvaluatorFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+        "LifecycleFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+        "FunctionFailureAlarm": "AWS::CloudWatch::Alarm",
+        "ActionFailuresAlarm": "AWS::CloudWatch::Alarm",
+        "EvaluationErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "InsufficientDataAlarm": "AWS::CloudWatch::Alarm",
+        "HeartbeatAlarm": "AWS::CloudWatch::Alarm",
+        "EvaluatorAlertKeyPolicy": "AWS::IAM::Policy",
     }.items() <= kinds.items()
     assert sum(kind == "AWS::Lambda::LayerVersion" for kind in kinds.values()) == 1
     webhook = {lid for lid in resources if lid.startswith("Webhook")}
@@ -107,6 +123,7 @@ def test_sam_translation_yields_the_resources_the_stack_is_made_of() -> None:
         "WebhookDeadLetterAlarm",
     }
     assert {resources[lid]["Condition"] for lid in webhook} == {"HasWebhook"}
+    assert resources["EvaluatorAlertKeyPolicy"]["Condition"] == "HasAlertTopicKey"
 
 
 def test_both_functions_get_every_environment_variable_the_settings_read() -> None:
@@ -132,20 +149,27 @@ def test_only_actions_without_resource_level_permissions_are_granted_on_any_reso
             if statement["Resource"] == "*"
             for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         }
-        assert wildcard_actions <= {"cloudwatch:GetMetricData", "ssm:DescribeParameters"}, role
+        assert wildcard_actions <= {"cloudwatch:GetMetricData"}, role
 
 
 def test_the_evaluator_may_start_only_the_configured_pipeline_and_read_its_executions() -> None:
     template = translated(PipelineName="fraud-model-retraining")
 
     sagemaker = [s for s in statements(template, "EvaluatorFunctionRole") if "sagemaker" in json.dumps(s["Action"])]
+    prefixed = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${RetrainPipelinePrefix}"
     pipeline = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${PipelineName}"
     assert sagemaker == [
         {
-            "Sid": "StartAndTrackRetrainingPipeline",
+            "Sid": "StartAndTrackRetrainingPipelines",
             "Effect": "Allow",
             "Action": ["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
-            "Resource": [{"Fn::Sub": pipeline}, {"Fn::Sub": f"{pipeline}/execution/*"}],
+            "Resource": {
+                "Fn::If": [
+                    "HasRetrainPipelinePrefix",
+                    [{"Fn::Sub": f"{prefixed}*"}, {"Fn::Sub": f"{prefixed}*/execution/*"}],
+                    [{"Fn::Sub": pipeline}, {"Fn::Sub": f"{pipeline}/execution/*"}],
+                ]
+            },
         }
     ]
     assert not [s for s in statements(template, "LifecycleFunctionRole") if "sagemaker" in json.dumps(s["Action"])]
@@ -181,6 +205,8 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
         "RetrainQueueUrl",
         "RetrainQueueArn",
         "RetrainDeadLetterQueueUrl",
+        "FunctionFailureQueueUrl",
+        "FunctionFailureQueueArn",
         "EventBusName",
         "EventBusArn",
         "ConfigParameterName",
@@ -196,6 +222,8 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
     )
     queue_arn = sqs.get_queue_attributes(QueueUrl=outputs["RetrainQueueUrl"], AttributeNames=["QueueArn"])
     assert queue_arn["Attributes"]["QueueArn"] == outputs["RetrainQueueArn"]
+    failures = sqs.get_queue_attributes(QueueUrl=outputs["FunctionFailureQueueUrl"], AttributeNames=["QueueArn"])
+    assert failures["Attributes"]["QueueArn"] == outputs["FunctionFailureQueueArn"]
     assert events.describe_event_bus(Name=outputs["EventBusName"])["Arn"] == outputs["EventBusArn"]
     assert outputs["ConfigParameterName"] == f"/{stack.stack_name}/monitors"
     for function in ("EvaluatorFunctionName", "LifecycleFunctionName"):
@@ -226,8 +254,12 @@ def test_the_state_table_has_the_keys_index_and_expiry_the_code_relies_on(stack:
 
     table = ddb.describe_table(TableName=name)["Table"]
     assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert (index["IndexName"], index["KeySchema"][0]["AttributeName"]) == ("ByExecution", "execution_arn")
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    assert {name: index["KeySchema"] for name, index in indexes.items()} == {
+        "ByExecution": [{"AttributeName": "execution_arn", "KeyType": "HASH"}],
+        "ByPendingAction": [{"AttributeName": "pending_shard", "KeyType": "HASH"}],
+    }
+    assert {index["Projection"]["ProjectionType"] for index in indexes.values()} == {"KEYS_ONLY"}
     assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
         "TimeToLiveStatus": "ENABLED",
         "AttributeName": "expires_at",
@@ -318,7 +350,10 @@ def test_every_resource_of_the_template_is_created_or_reported(stack: StackInfo)
     created_by_moto = {summary["LogicalResourceId"] for summary in listed}
 
     assert active - created_by_moto == stack.skipped_ids()
-    assert not [s for s in stack.skipped if s.action.startswith("not created")]
+    not_created = {s.resource_type for s in stack.skipped if s.action.startswith("not created")}
+    # moto's CloudFormation has no model of an EventInvokeConfig (moto's Lambda API has one, but the local stack
+    # does not call it yet): the failure destination is checked on SAM's translation in test_template_operations.
+    assert not_created <= {"AWS::Lambda::EventInvokeConfig"}
     assert not {lid for lid in active if lid.startswith("Webhook")}
 
 
@@ -400,7 +435,8 @@ def test_the_same_stack_is_created_on_the_embedded_moto_server() -> None:
         value = ssm.get_parameter(Name=stack.outputs["ConfigParameterName"])["Parameter"]["Value"]
 
     assert json.loads(value)["defaults"]["source"]["type"] == "cloudwatch"
-    assert {s.resource_type for s in stack.skipped} == {"AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm"}
+    skipped_types = {s.resource_type for s in stack.skipped} - {"AWS::Lambda::EventInvokeConfig"}  # see above
+    assert skipped_types == {"AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm"}
 
 
 def test_the_functions_build_from_requirements_that_install_nothing() -> None:
