@@ -65,6 +65,7 @@ def record(step: Step) -> dict[str, Any]:
         "state": decision.state.status.value,
         "actions": actions(step),
         "reason": decision.reason,
+        "transition": decision.changed,  # the evaluator would commit this (a history entry)
     }
     if step.kind != "evaluation":
         row["event"] = f"retraining {step.kind}"
