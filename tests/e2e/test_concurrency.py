@@ -83,7 +83,7 @@ def invoke_concurrently(handler: Any, event: dict[str, Any], invocations: int) -
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("invocations", [2, 8])
+@pytest.mark.parametrize("invocations", [2, 8, 32])
 def test_concurrent_invocations_of_one_tick_start_one_pipeline(deployed: dict[str, Any], invocations: int) -> None:
     session, endpoint, outputs = deployed["session"], deployed["endpoint"], deployed["outputs"]
     session.resource("dynamodb", endpoint_url=endpoint).Table(outputs["ScoreTableName"]).put_item(
@@ -102,3 +102,60 @@ def test_concurrent_invocations_of_one_tick_start_one_pipeline(deployed: dict[st
     assert len(requests) == 1
     assert outcomes.count("transition") == 1
     assert set(outcomes) <= {"transition", "conflict", "unchanged"}
+
+
+def subscribe(session: Any, endpoint: str, topic_arn: str) -> str:
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    url: str = sqs.create_queue(QueueName=f"oncall-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    session.client("sns", endpoint_url=endpoint).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+@pytest.mark.e2e
+def test_status_events_arriving_while_16_invocations_deliver_repeat_no_action(deployed: dict[str, Any]) -> None:
+    session, endpoint, outputs = deployed["session"], deployed["endpoint"], deployed["outputs"]
+    session.resource("dynamodb", endpoint_url=endpoint).Table(outputs["ScoreTableName"]).put_item(
+        Item={"monitor_id": "churn-model", "timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.2186")}
+    )
+    oncall = subscribe(session, endpoint, outputs["AlertTopicArn"])
+    tick = json.loads((ROOT / "events" / "scheduled.json").read_text())
+    evaluator, lifecycle = load_handler("evaluator"), load_handler("lifecycle")
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint)
+    lifecycle_outcomes: list[str] = []
+
+    def status_events_as_soon_as_the_pipeline_starts() -> None:
+        for _ in range(600):
+            runs = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+            if runs:
+                break
+        arn = runs[0]["PipelineExecutionArn"]
+        description = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionDescription"]
+        for status in ("Executing", "Executing", "Succeeded", "Succeeded"):  # delivered twice each, as AWS may
+            event = json.loads((ROOT / "events" / f"pipeline-{status.lower()}.json").read_text())
+            event["detail"] |= {"pipelineExecutionArn": arn, "pipelineExecutionDescription": description}
+            event["time"] = "2024-08-09T00:05:00Z"
+            result = lifecycle.lambda_handler(event, LambdaContext("lifecycle", str(uuid.uuid4())))
+            lifecycle_outcomes.append(result["outcome"])
+
+    watcher = threading.Thread(target=status_events_as_soon_as_the_pipeline_starts)
+    watcher.start()
+    invoke_concurrently(evaluator, tick, 16)
+    watcher.join(timeout=120)
+    later = dict(tick, time="2024-08-09T01:00:00Z")
+    evaluator.lambda_handler(later, LambdaContext("evaluator", str(uuid.uuid4())))  # delivers whatever waits
+
+    alerts = [json.loads(m["Body"]) for m in drain(session.client("sqs", endpoint_url=endpoint), oncall)]
+    requests = list(drain(session.client("sqs", endpoint_url=endpoint), outputs["RetrainQueueUrl"]))
+    state = session.client("dynamodb", endpoint_url=endpoint).get_item(
+        TableName=outputs["StateTableName"], Key={"pk": {"S": "monitor#churn-model"}, "sk": {"S": "state"}}
+    )["Item"]
+    keys = [a["MessageAttributes"]["idempotency_key"]["Value"] for a in alerts]
+    assert len(sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]) == 1
+    assert len(requests) == 1
+    assert keys == ["churn-model@20240809T000000Z#1:retrain_started"]
+    # "Executing" records the execution only if it beat the evaluator's own record of it; repeats change nothing
+    assert lifecycle_outcomes[:2] in (["transition", "unchanged"], ["unchanged", "unchanged"])
+    assert lifecycle_outcomes[2:] == ["transition", "ignored"]
+    assert state["status"]["S"] == "RETRAINED"
+    assert "pending_shard" not in state
