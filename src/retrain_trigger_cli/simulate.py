@@ -25,8 +25,8 @@ class Scenario:
     every: timedelta = timedelta(days=1)
     baseline: float = 0.05
     noise: float = 0.01
-    onset: float | None = None  # days after start of the first episode; None: 60% into the series (one episode)
-    increase: float = 0.01  # per day inside an episode
+    onset: float | None = None  # days from the start to the first episode; None: 40% into its share of the series
+    increase: float = 0.015  # per day inside an episode
     jump: float = 0.0
     duration: float | None = None  # days; None: to the end (one episode) or 30% of each episode's share
     episodes: int = 1
@@ -38,7 +38,7 @@ class Scenario:
         if self.episodes <= 0:
             return []
         share = self.days / self.episodes
-        first = self.onset if self.onset is not None else (0.6 * self.days if self.episodes == 1 else 0.4 * share)
+        first = self.onset if self.onset is not None else 0.4 * share
         length = self.duration if self.duration is not None else (self.days if self.episodes == 1 else 0.3 * share)
         spans = []
         for index in range(self.episodes):
@@ -60,7 +60,7 @@ def preset(name: str, start: datetime) -> Scenario:
         case "gaps":
             return replace(base, gaps=0.25)
         case "recovery":  # the drift ends after ten days, as it does when a retraining fixes it
-            return replace(base, onset=12, duration=10, increase=0.015)
+            return replace(base, onset=12, duration=10, increase=0.02)
     raise ValueError(f"unknown preset {name!r} (presets: {', '.join(PRESETS)})")
 
 
