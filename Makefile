@@ -19,6 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
 	@echo "make test                                                  ruff, mypy, pytest (unit, functional, e2e), sam validate --lint, sam build, cfn-lint, checkov"
+	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
 	@echo "make bench                                                 AWS calls, wall time, import time and RSS against a naive baseline"
 
 $(BIN)/.installed: pyproject.toml
@@ -50,8 +51,9 @@ typecheck: venv
 	$(BIN)/mypy functions/evaluator/app.py
 	$(BIN)/mypy functions/lifecycle/app.py
 
+# The sam_local tier runs in its own step (sam-local): it needs a Docker engine and minutes, not seconds.
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not sam_local"
 
 unit: venv
 	$(BIN)/pytest tests/unit
@@ -71,6 +73,19 @@ sam-build: sam-cli
 	if [ -z "$$py312" ]; then echo "SKIPPED: sam build: no python3.12 on this machine (install one to build)"; exit 0; fi; \
 	PATH="$$py312:$$PATH" $(SAM) build --cached --parallel
 
+# `sam local invoke` for real: Docker engine (installed and started if need be, stopped after), a Lambda-like image
+# built offline, moto on the Docker bridge with the demo's stack. SAM_LOCAL_REQUIRED=1: fail rather than skip.
+.PHONY: invoke sam-local
+SAM_LOCAL_REQUIRED ?= 1
+FN ?= EvaluatorFunction
+EVENT ?= events/scheduled.json
+
+sam-local: venv sam-cli
+	SAM_LOCAL_REQUIRED=$(SAM_LOCAL_REQUIRED) $(BIN)/pytest -m sam_local tests/sam_local
+
+invoke: venv sam-cli
+	$(BIN)/python -m retrain_trigger_local.local_invoke $(FN) $(EVENT)
+
 cfn-lint: venv
 	$(BIN)/cfn-lint template.yaml
 
@@ -84,7 +99,7 @@ $(CHECKOV_VENV)/.installed:
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
-test: lint typecheck pytest sam-validate sam-build cfn-lint checkov
+test: lint typecheck pytest sam-validate sam-build sam-local cfn-lint checkov
 
 bench: venv
 	$(BIN)/python -m retrain_trigger_local.bench

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,6 +32,7 @@ REFERENCE = ROOT / "data" / "reference_drift_scores.csv"
 PIPELINE_STATUS_EVENT = ROOT / "events" / "pipeline-succeeded.json"
 SCHEDULED_EVENT = ROOT / "events" / "scheduled.json"
 REGION = "us-east-1"
+STACK_NAME = "retrain-trigger-demo"
 PIPELINE_DURATION = timedelta(hours=3)  # simulated: the retraining ends three hours after the tick
 
 
@@ -91,6 +92,58 @@ def load_handler(name: str) -> ModuleType:
     return module
 
 
+def stack_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The demo stack's parameter overrides: the monitor, its levels and pipeline, a daily tick."""
+    return {
+        "MonitorId": args.monitor_id,
+        "CriticalThreshold": str(args.critical),
+        "ResetThreshold": str(args.reset),
+        "WarningThreshold": str(args.warning),
+        "PipelineName": args.pipeline,
+        "ScoreSource": args.source,
+        "TickMinutes": "1440",
+        "MonitorEvery": "1d",
+    }
+
+
+def prepare_world(
+    client: Callable[[str], Any], outputs: Mapping[str, str], pipeline: str, say: Callable[[str], None]
+) -> dict[str, str]:
+    """The user's side of the demo: their SageMaker pipeline, an on-call queue subscribed to the alert topic and a
+    queue that captures the project bus's events. Returns the two queues' URLs ("oncall", "capture")."""
+    sagemaker, sqs, sns, events = (client(s) for s in ("sagemaker", "sqs", "sns", "events"))
+    sagemaker.create_pipeline(
+        PipelineName=pipeline,
+        RoleArn="arn:aws:iam::123456789012:role/demo-sagemaker",
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Parameters": [
+                    {"Name": n, "Type": "String"} for n in ("MonitorId", "EpisodeId", "DriftScore", "DriftThreshold")
+                ],
+                "Steps": [],
+            }
+        ),
+    )
+    say(f"demo created SageMaker pipeline {pipeline!r} (the user's own pipeline, not in the stack)")
+    oncall = sqs.create_queue(QueueName="demo-oncall-alerts")["QueueUrl"]
+    oncall_arn = sqs.get_queue_attributes(QueueUrl=oncall, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="sqs", Endpoint=oncall_arn)
+    say("demo subscribed queue demo-oncall-alerts to the alert topic (every severity)")
+    capture = sqs.create_queue(QueueName="demo-bus-capture")["QueueUrl"]
+    capture_arn = sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="demo-capture",
+        EventBusName=outputs["EventBusName"],
+        EventPattern=json.dumps({"source": ["retrain-trigger"]}),
+    )
+    events.put_targets(
+        Rule="demo-capture", EventBusName=outputs["EventBusName"], Targets=[{"Id": "capture", "Arn": capture_arn}]
+    )
+    say("demo routed the project bus's retrain-trigger events to queue demo-bus-capture")
+    return {"oncall": oncall, "capture": capture}
+
+
 class Demo:
     def __init__(self, args: argparse.Namespace, endpoint: str, out: TextIO, log: TextIO) -> None:
         self.args = args
@@ -110,60 +163,18 @@ class Demo:
     # --- setting up -------------------------------------------------------------------------------------------
 
     def deploy(self) -> StackInfo:
-        args = self.args
-        parameters = {
-            "MonitorId": args.monitor_id,
-            "CriticalThreshold": str(args.critical),
-            "ResetThreshold": str(args.reset),
-            "WarningThreshold": str(args.warning),
-            "PipelineName": args.pipeline,
-            "ScoreSource": args.source,
-            "TickMinutes": "1440",
-            "MonitorEvery": "1d",
-        }
-        stack = deploy_stack(self.endpoint, "retrain-trigger-demo", parameters)
-        self.say(f"stack retrain-trigger-demo created in moto from template.yaml ({len(stack.physical_ids)} resources)")
+        stack = deploy_stack(self.endpoint, STACK_NAME, stack_parameters(self.args))
+        self.say(f"stack {STACK_NAME} created in moto from template.yaml ({len(stack.physical_ids)} resources)")
         for logical_id, resource_type, action in stack.skipped:
             self.say(f"  moto skipped {logical_id} ({resource_type}): {action}")
         return stack
 
     def prepare_world(self, stack: StackInfo) -> dict[str, str]:
         """What a user has besides our stack: their pipeline, an on-call subscriber, an event consumer."""
-        outputs = stack.outputs
-        sagemaker, sqs, sns, events = (self.client(s) for s in ("sagemaker", "sqs", "sns", "events"))
-        sagemaker.create_pipeline(
-            PipelineName=self.args.pipeline,
-            RoleArn="arn:aws:iam::123456789012:role/demo-sagemaker",
-            PipelineDefinition=json.dumps(
-                {
-                    "Version": "2020-12-01",
-                    "Parameters": [
-                        {"Name": n, "Type": "String"}
-                        for n in ("MonitorId", "EpisodeId", "DriftScore", "DriftThreshold")
-                    ],
-                    "Steps": [],
-                }
-            ),
-        )
-        self.say(f"demo created SageMaker pipeline {self.args.pipeline!r} (the user's own pipeline, not in the stack)")
-        oncall = sqs.create_queue(QueueName="demo-oncall-alerts")["QueueUrl"]
-        oncall_arn = sqs.get_queue_attributes(QueueUrl=oncall, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="sqs", Endpoint=oncall_arn)
-        self.say("demo subscribed queue demo-oncall-alerts to the alert topic (every severity)")
-        capture = sqs.create_queue(QueueName="demo-bus-capture")["QueueUrl"]
-        capture_arn = sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(
-            Name="demo-capture",
-            EventBusName=outputs["EventBusName"],
-            EventPattern=json.dumps({"source": ["retrain-trigger"]}),
-        )
-        events.put_targets(
-            Rule="demo-capture", EventBusName=outputs["EventBusName"], Targets=[{"Id": "capture", "Arn": capture_arn}]
-        )
-        self.say("demo routed the project bus's retrain-trigger events to queue demo-bus-capture")
+        queues = prepare_world(self.client, stack.outputs, self.args.pipeline, self.say)
         if self.args.guard:
-            self.apply_guards(outputs["ConfigParameterName"])
-        return {"oncall": oncall, "capture": capture}
+            self.apply_guards(stack.outputs["ConfigParameterName"])
+        return queues
 
     def apply_guards(self, parameter: str) -> None:
         ssm = self.client("ssm")

@@ -12,25 +12,23 @@ import copy
 import hashlib
 import io
 import json
-import logging
 import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.exceptions import ClientError
 from moto.cloudformation.parsing import get_model_map
-from moto.server import ThreadedMotoServer
 from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
+from retrain_trigger_local.moto_server import MotoServer, start_moto_server
 from retrain_trigger_local.template import ROOT, load_template
 
 if TYPE_CHECKING:
@@ -46,6 +44,7 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 STACK_TIMEOUT_SECONDS = 60.0
 CAPABILITIES: list[Any] = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+__all__ = ["MotoServer", "StackInfo", "capture_lambda_targets", "deploy_stack", "start_moto_server"]
 
 _EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _CODE_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
@@ -62,40 +61,6 @@ class StackCreationError(RuntimeError):
 
 class UnresolvableError(ValueError):
     """An intrinsic function that cannot be evaluated (yet) against what exists."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The embedded moto server
-# ---------------------------------------------------------------------------------------------------------------
-class MotoServer:
-    """moto's threaded server on 127.0.0.1 and a free port; a context manager that stops it on exit."""
-
-    def __init__(self) -> None:
-        # Port 0: the OS picks a free port at bind time, so parallel servers (or a leftover one) never collide.
-        # werkzeug logs every request to stderr; a demo's output should show the demo, not moto's HTTP traffic.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.host = host
-        self.port = port
-        self.endpoint_url = f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-def start_moto_server() -> MotoServer:
-    """Start moto on loopback only, never 0.0.0.0; use `.endpoint_url`, then `.stop()` (or a `with` block)."""
-    return MotoServer()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""The embedded moto server: one address, a free port, stopped on exit.
+
+moto's backends are per process: every server in a process (and `mock_aws`) shares one account, so a caller that
+needs an empty account resets it (`reset()`).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from types import TracebackType
+from typing import Self
+
+from moto.server import ThreadedMotoServer
+
+LOOPBACK = "127.0.0.1"
+
+
+class MotoServer:
+    """moto's threaded server on `host` (loopback unless told; never 0.0.0.0) and a free port."""
+
+    def __init__(self, host: str = LOOPBACK) -> None:
+        if host in {"0.0.0.0", "::", ""}:
+            raise ValueError("the moto server binds one address, never every interface")
+        # Port 0: the OS picks a free port at bind time, so parallel servers (or a leftover one) never collide.
+        # werkzeug logs every request to stderr; a demo's output should show the demo, not moto's HTTP traffic.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        self._server.start()
+        bound_host, port = self._server.get_host_and_port()
+        self.host = bound_host
+        self.port = port
+        self.endpoint_url = f"http://{bound_host}:{port}"
+
+    def reset(self) -> None:
+        """Empty every moto backend of this process (moto's own reset API)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_moto_server(host: str = LOOPBACK) -> MotoServer:
+    """Start moto on one address (loopback by default); use `.endpoint_url`, then `.stop()` (or a `with` block)."""
+    return MotoServer(host)
