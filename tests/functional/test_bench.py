@@ -42,7 +42,8 @@ def test_both_variants_alert_each_new_monitor_once_and_never_again(runs: dict[st
 def test_evaluator_commits_each_transition_at_least_once_and_at_most_twice(runs: dict[str, bench.VariantRun]) -> None:
     first = runs["evaluator"].first
     assert first.transitions == MONITORS
-    assert MONITORS <= first.writes <= 2 * MONITORS  # the commit, then the lease release after its alert
+    # the transition, then the alert's result (which also gives the lease back): exactly once costs two writes
+    assert MONITORS <= first.writes <= 2 * MONITORS
 
 
 def test_steady_ticks_repeat_the_same_calls(runs: dict[str, bench.VariantRun]) -> None:
@@ -52,7 +53,8 @@ def test_steady_ticks_repeat_the_same_calls(runs: dict[str, bench.VariantRun]) -
 
 def test_evaluator_reads_states_in_batches_of_100_and_one_score_query_per_monitor() -> None:
     steady = bench.measure_ticks(150, ticks=2)["evaluator"].steady[0]
-    assert steady.calls == {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 150, "ssm.GetParameter": 1}
+    # 150 score queries, and one on the ByPendingAction index for outboxes with actions waiting
+    assert steady.calls == {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 151, "ssm.GetParameter": 1}
 
 
 def test_moto_fast_paths_do_not_change_the_calls_made() -> None:

@@ -310,9 +310,13 @@ def test_a_status_event_for_another_execution_is_ignored() -> None:
     assert replay.status is Status.RETRAINING
 
 
-def test_an_executing_event_records_the_execution_arn() -> None:
+def test_an_executing_event_records_the_execution_arn_when_the_starts_answer_was_lost() -> None:
     replay = Replay(monitor())
     replay.score(0, 0.3)
+    assert replay.state.episode is not None
+    replay.state = replay.state.model_copy(
+        update={"episode": replay.state.episode.model_copy(update={"execution_arn": None})}
+    )
     replay.lifecycle(0.1, "executing", execution_arn="arn:exec/mine")
 
     assert replay.state.episode and replay.state.episode.execution_arn == "arn:exec/mine"

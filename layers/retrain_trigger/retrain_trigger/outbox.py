@@ -182,7 +182,7 @@ class Courier:
                 state = self.states.commit(taken, state.version, None)
             except StaleState:
                 return state  # another invocation moved the state first: it delivers
-        while (action := next_ready(state, self.now)) is not None:
+        while state.lease_owner == self.owner and (action := next_ready(state, self.now)) is not None:
             committed = self._deliver_one(state, action)
             if committed is None:
                 return state
@@ -215,7 +215,8 @@ class Courier:
 
     def _transition(self, state: MonitorState, decision: Decision) -> MonitorState | None:
         try:
-            committed = self.states.commit(decision.state, state.version, history(decision, self.config_version))
+            ours = leased(decision.state, self.owner, self.wall_clock(), self.lease) or decision.state
+            committed = self.states.commit(ours, state.version, history(decision, self.config_version))
         except StaleState:
             self.log.append(Delivered("state", decision.monitor_id, "lease_lost"))
             return None
@@ -234,11 +235,16 @@ class Courier:
         self.log.append(Delivered("sns", key, "done", result=message_id))
 
     def _commit(self, state: MonitorState, change: Callable[[MonitorState], MonitorState]) -> MonitorState | None:
-        """Commit `change` at once. If another writer (the lifecycle function) moved the state meanwhile, apply the
+        """Commit `change` at once; when nothing else is ready, the same write releases the lease and records the
+        delivery in the history. If another writer (the lifecycle function) moved the state meanwhile, apply the
         same change to the fresh state, as long as the lease is still ours."""
         for _ in range(5):
+            changed = change(state)
+            last = next_ready(changed, self.now) is None
             try:
-                return self.states.commit(change(state), state.version, None)
+                if last:
+                    return self.states.commit(released(changed), state.version, self._entry(changed))
+                return self.states.commit(changed, state.version, None)
             except StaleState:
                 fresh = self.states.get(self.monitor.id)
                 if fresh.lease_owner != self.owner:
@@ -248,8 +254,8 @@ class Courier:
         self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
         return None
 
-    def _release(self, state: MonitorState) -> MonitorState:
-        entry = HistoryEntry(
+    def _entry(self, state: MonitorState) -> HistoryEntry:
+        return HistoryEntry(
             monitor_id=self.monitor.id,
             at=self.now,
             before=state.status.value,
@@ -259,15 +265,13 @@ class Courier:
             episode_id=state.episode.id if state.episode else None,
             actions=tuple(f"{d.kind}:{d.status}:{d.result or d.error or ''}"[:300] for d in self.log),
         )
-        for _ in range(5):
-            try:
-                return self.states.commit(released(state), state.version, entry)
-            except StaleState:
-                fresh = self.states.get(self.monitor.id)
-                if fresh.lease_owner != self.owner:
-                    return fresh
-                state = fresh
-        return state
+
+    def _release(self, state: MonitorState) -> MonitorState:
+        """The lease, if a commit above did not already give it back (nothing was delivered after a transition)."""
+        if state.lease_owner != self.owner:
+            return state
+        committed = self._commit(state, lambda fresh: fresh)
+        return committed or state
 
 
 def _current(state: MonitorState, action: ActionRecord) -> ActionRecord:
