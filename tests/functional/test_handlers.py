@@ -201,3 +201,24 @@ def test_the_evaluator_emits_the_drift_score_as_an_emf_metric_per_monitor(
     scores = [b for b in blobs if "DriftScore" in b]
     assert [(b["MonitorId"], b["DriftScore"]) for b in scores] == [("churn-model", [0.2186])]
     assert any(b.get("Transitions") == [1.0] for b in blobs)
+
+
+def test_another_pipelines_status_change_is_ignored_quietly_not_logged_or_counted_as_an_error(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = event(
+        "pipeline-succeeded.json",
+        detail={
+            "pipelineArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/fraud-features",
+            "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/fraud-features/execution/x1",
+            "pipelineExecutionDescription": "nightly feature build",
+        },
+    )
+    capsys.readouterr()
+
+    result = world.lifecycle.lambda_handler(other, context())
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert result["outcome"] == "ignored"
+    assert [line for line in lines if line.get("level") in ("ERROR", "WARNING")] == []
+    assert not any("EvaluationErrors" in line for line in lines)
