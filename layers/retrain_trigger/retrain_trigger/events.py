@@ -100,8 +100,11 @@ def parse_event(event: Any, model: type[Model], source: str = "event") -> Model:
 
 
 def _monitor_hint(event: Any) -> str:
-    detail = event.get("detail") if isinstance(event, dict) else None
-    return str(detail.get("monitor_id", "*")) if isinstance(detail, dict) else "*"
+    """The monitor an event (or its detail, when that is what failed) says it is about; '*' when none."""
+    if not isinstance(event, dict):
+        return "*"
+    detail = event.get("detail")
+    return str((detail if isinstance(detail, dict) else event).get("monitor_id", "*"))
 
 
 _SAGEMAKER_KINDS: dict[str, LifecycleKind | None] = {
