@@ -131,7 +131,9 @@ def action_failure_alert(monitor: MonitorConfig, action: ActionRecord, max_attem
     """One of our actions failed a try (or gave up): said on its own, never queued behind the action that failed."""
     gave_up = action.status == "failed"
     what = f"gave up after {action.attempts} tries" if gave_up else f"try {action.attempts} of {max_attempts} failed"
-    next_try = "" if gave_up or action.next_try_at is None else f"; next try not before {action.next_try_at.isoformat()}"
+    next_try = (
+        "" if gave_up or action.next_try_at is None else f"; next try not before {action.next_try_at.isoformat()}"
+    )
     key = f"{action.key}:{action.kind}:failed#{action.attempts}"
     body = {
         "monitor_id": monitor.id,
