@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -65,7 +65,7 @@ class Tick:
 
     field: str | None  # None: not bad input but a failing dependency, which has no field to name
     problem: str  # words the problem says
-    broken: Mapping[str, Any] = MappingProxyType({})  # the broken monitor's configuration at TICK
+    broken: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the broken monitor's configuration at TICK
     items: tuple[Mapping[str, Attribute], ...] = ()  # score items written for it before TICK
     cloudwatch: bool = False  # it reads CloudWatch instead of the score table
     status: str | None = None  # a GetMetricData StatusCode that moto never returns (stubbed)
@@ -148,7 +148,7 @@ EVALUATOR_CASES = [
         Tick("timestamp", "no timezone", items=(item("2024-08-09T00:00:00"),)), id="item: time without a timezone"
     ),
     pytest.param(
-        # 18:00-05:00 is 23:00Z on the 8th, yet its text sorts above TICK: the Query would call it the newest.
+        # 18:00-05:00 is 23:00Z: its text sorts 5 hours below its time, so the Query would misplace it.
         Tick("timestamp", "producers must write UTC", items=(item("2024-08-09T18:00:00-05:00"),)),
         id="item: local time with an offset",
     ),
