@@ -11,10 +11,10 @@ What every case promises (the README's "Bad input" table is this file):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
