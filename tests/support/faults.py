@@ -38,7 +38,7 @@ SERVICES = ("dynamodb", "ssm", "sns", "sqs", "sagemaker", "events")
 class FaultPlan(Protocol):
     """Which kind of fault (if any) the next HTTP attempt meets."""
 
-    def next_fault(self, rng: random.Random) -> FaultKind | None: ...
+    def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Independent:
     p: float = 0.2
     name: str = "independent"
 
-    def next_fault(self, rng: random.Random) -> FaultKind | None:
+    def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None:
         return rng.choice(FAULT_KINDS) if rng.random() < self.p else None
 
 
@@ -64,7 +64,7 @@ class Bursts:
     _left: int = 0
     _kind: FaultKind = "throttle"
 
-    def next_fault(self, rng: random.Random) -> FaultKind | None:
+    def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None:
         if self._left == 0 and rng.random() < self.start:
             self._left = rng.randint(self.shortest, self.longest)
             self._kind = rng.choice(FAULT_KINDS)
@@ -72,6 +72,22 @@ class Bursts:
             return None
         self._left -= 1
         return self._kind
+
+
+@dataclass
+class Scripted:
+    """A fixed story: each step `(operation, kind, times)` fails the next `times` attempts of that operation, in
+    order; other attempts pass. For the named cases the random plans found."""
+
+    steps: list[tuple[str, FaultKind, int]]
+    name: str = "scripted"
+
+    def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None:
+        if not self.steps or self.steps[0][0] != operation:
+            return None
+        wanted, kind, times = self.steps[0]
+        self.steps[0:1] = [(wanted, kind, times - 1)] if times > 1 else []
+        return kind
 
 
 @dataclass(frozen=True)
@@ -140,7 +156,7 @@ class FaultInjector:
             return botocore_stubber(event_name, request)
         self.calls += 1
         _, service, operation = event_name.split(".", 2)
-        kind = self.plan.next_fault(self._rng)
+        kind = self.plan.next_fault(self._rng, operation)
         if kind is None:
             return botocore_stubber(event_name, request)
         self.injected.append(Injected(self.calls, service, operation, kind, idempotency_key(service, request)))
