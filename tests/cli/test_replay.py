@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from retrain_trigger.config import parse_catalog
 from retrain_trigger.model import Observation
+from retrain_trigger_cli.__main__ import main
 from retrain_trigger_cli.engine import Simulation, replay
 from tests.cli.conftest import REFERENCE, Run, run_process, seeded_config, write
 
@@ -203,3 +205,12 @@ def test_a_year_of_hourly_scores_replays_in_well_under_a_second_of_engine_time()
     assert sum(1 for s in steps if s.kind == "evaluation") == 8760
     assert sum(1 for s in steps if s.retrain_started) >= 2  # the saw-tooth breaches more than once
     assert spent < 1.0, f"{len(steps)} engine calls took {spent:.2f}s"
+
+
+@pytest.mark.parametrize("command", ["replay", "compare", "plot", "simulate", "status", "history"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as leaving:
+        main([command, "--help"])
+
+    assert leaving.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: retrain-trigger {command}")

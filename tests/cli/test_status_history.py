@@ -97,7 +97,7 @@ def test_the_stack_outputs_name_the_table_and_the_parameter(world: World, cli: A
         StackName="retrain-trigger-dev",
         TemplateBody=json.dumps(
             {
-                "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
                 "Outputs": {
                     "StateTableName": {"Value": world.state_table},
                     "ConfigParameterName": {"Value": world.parameter},
@@ -144,7 +144,7 @@ def test_endpoint_url_reads_a_state_table_behind_a_moto_server(moto_server: str,
     status = cli("status", "--state-table", table, "--endpoint-url", moto_server, "--json").lines()
     history = cli("history", "churn-model", "--state-table", table, "--endpoint-url", moto_server, "--json").lines()
 
-    assert [(r["state"], r["last_score"], r["last_evaluation"], r["mode"]) for r in status] == [
+    assert [(r["state"], r["last_score"], r["last_transition"], r["mode"]) for r in status] == [
         ("ALARM", 0.31, "2024-08-09T00:00:00Z", "?")  # no configuration given: the mode is unknown
     ]
     assert [(r["after"], r["reason"]) for r in history] == [("ALARM", "drift 0.31 > 0.2; retraining blocked: cooldown")]
