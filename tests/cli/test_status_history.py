@@ -16,7 +16,7 @@ from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.model import MonitorState, Status
 from retrain_trigger.ports import HistoryEntry
-from tests.cli.conftest import Run
+from tests.cli.conftest import REFERENCE, Run
 from tests.support import resources
 from tests.support.world import World
 
@@ -148,3 +148,20 @@ def test_endpoint_url_reads_a_state_table_behind_a_moto_server(moto_server: str,
         ("ALARM", 0.31, "2024-08-09T00:00:00Z", "?")  # no configuration given: the mode is unknown
     ]
     assert [(r["after"], r["reason"]) for r in history] == [("ALARM", "drift 0.31 > 0.2; retraining blocked: cooldown")]
+
+
+def test_replay_can_take_the_configuration_deployed_with_a_stack(world: World, cli: Any) -> None:
+    aws_client("cloudformation").create_stack(
+        StackName="retrain-trigger-dev",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {"ConfigParameterName": {"Value": world.parameter}},
+            }
+        ),
+    )
+
+    run: Run = cli("replay", "--config-from-stack", "retrain-trigger-dev", "--scores", REFERENCE)
+
+    assert run.code == 0, run.err
+    assert [line["timestamp"] for line in run.lines() if "retrain" in line["actions"]] == ["2024-08-09T00:00:00Z"]
