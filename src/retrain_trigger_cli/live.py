@@ -113,7 +113,7 @@ def status_rows(stack: Stack) -> list[dict[str, Any]]:
                 "state": state.status.value if state.version else "never evaluated",
                 "last_score": state.last_score,
                 "last_datapoint": _iso(state.last_datapoint_at),
-                "last_evaluation": _iso(state.updated_at),
+                "last_transition": _iso(state.updated_at),  # unchanged evaluations are not written
                 "episode": state.episode.id if state.episode else None,
                 "retrains_in_episode": state.episode.retrains if state.episode else 0,
                 "pending_actions": [f"{a.kind}:{a.notice.event}" for a in state.pending],
@@ -145,12 +145,12 @@ def history_rows(stack: Stack, monitor_id: str, limit: int) -> list[dict[str, An
 
 
 def write_status(rows: list[dict[str, Any]], out: TextIO) -> None:
-    header = f"{'monitor':<20}{'state':<17}{'last score':>11}  {'last evaluation':<21}{'mode':<8}{'episode':<34}pending"
+    header = f"{'monitor':<20}{'state':<17}{'last score':>11}  {'last transition':<21}{'mode':<8}{'episode':<34}pending"
     out.write(header + "\n")
     for row in rows:
         score = f"{row['last_score']:.4f}" if row["last_score"] is not None else "-"
         out.write(
-            f"{row['monitor_id']:<20}{row['state']:<17}{score:>11}  {row['last_evaluation'] or '-':<21}"
+            f"{row['monitor_id']:<20}{row['state']:<17}{score:>11}  {row['last_transition'] or '-':<21}"
             f"{row['mode']:<8}{row['episode'] or '-':<34}{' '.join(row['pending_actions']) or '-'}\n"
         )
 
@@ -162,7 +162,8 @@ def write_history(rows: list[dict[str, Any]], out: TextIO) -> None:
         change = f"{row['before']} -> {row['after']}"
         out.write(f"{row['at']:<22}{change:<26}{score:>8}  {row['reason']}\n")
         if row["actions"]:
-            out.write(f"{'':<22}{'':<26}{'':>8}  actions: {', '.join(row['actions'])}\n")
+            label = "results" if str(row["reason"]).startswith("actions") else "actions"
+            out.write(f"{'':<22}{'':<26}{'':>8}  {label}: {', '.join(row['actions'])}\n")
 
 
 def write_json_lines(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
