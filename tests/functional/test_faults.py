@@ -438,3 +438,32 @@ def test_a_failed_try_is_alerted_even_when_the_answer_to_its_own_record_write_is
     assert [(a["event"], a["action"]) for a in alerts if a["event"] == "action_failed"] == [
         ("action_failed", "sagemaker")
     ], "the failed try was recorded, but its own write's lost answer was taken for a lost lease: no alert"
+
+
+def test_a_delivered_retrain_request_is_not_sent_again_when_recording_it_fails(
+    world: World, fast_botocore: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bursts seed 13: SendMessage succeeds, then every attempt of the write recording it is throttled.
+    The next tick (an hour or more later: past SQS FIFO's 5-minute deduplication window, which a consumer's
+    receive stands for here) sends the same request again. No lost response is involved."""
+    world.score("churn-model", "2024-08-09T00:00:00Z", 0.2186)
+    world.score("churn-model", "2024-08-09T01:00:00Z", 0.2186)
+    clock = Clock()
+    monkeypatch.setattr(wiring, "wall_clock", clock)  # the first invocation's lease has expired by the next tick
+    script = Scripted([("SendMessage", None, 1), ("PutItem", "throttle", 6)])
+    injector = FaultInjector(script, seed=0).install()
+    clock.now = datetime(2024, 8, 9, tzinfo=UTC)
+    with injector.active():
+        first = world.tick()
+    requests = list(drain(aws_client("sqs"), world.queue))
+    clock.now += timedelta(hours=1)
+    with injector.active():
+        world.tick("2024-08-09T01:00:00Z")
+    requests += drain(aws_client("sqs"), world.queue)
+    injector.uninstall()
+
+    assert injector.count() == 6 and first["monitors"][0]["outcome"] == "error"  # the story happened as scripted
+    keys = [r["MessageAttributes"]["idempotency_key"]["StringValue"] for r in requests]
+    assert keys == ["churn-model@20240809T000000Z#1:retrain_started"], (
+        "the request was delivered, its record write failed after botocore's retries, and the outbox sent it again"
+    )

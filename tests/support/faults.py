@@ -76,10 +76,10 @@ class Bursts:
 
 @dataclass
 class Scripted:
-    """A fixed story: each step `(operation, kind, times)` fails the next `times` attempts of that operation, in
-    order; other attempts pass. For the named cases the random plans found."""
+    """A fixed story: each step `(operation, kind, times)` fails the next `times` attempts of that operation (kind
+    None: lets them pass), in order; other attempts pass. For the named cases the random plans found."""
 
-    steps: list[tuple[str, FaultKind, int]]
+    steps: list[tuple[str, FaultKind | None, int]]
     name: str = "scripted"
 
     def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None:
