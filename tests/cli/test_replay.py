@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -192,19 +191,17 @@ def test_a_failed_retraining_alerts_and_the_next_attempt_waits_for_the_cooldown(
     assert retrains == ["2024-01-03T00:00:00Z", "2024-01-11T00:00:00Z"]  # back-off: 7 days after the failure
 
 
-def test_a_year_of_hourly_scores_replays_in_well_under_a_second_of_engine_time() -> None:
+def test_a_year_of_hourly_scores_replays_as_8760_evaluations() -> None:
+    """Its speed is `make bench`'s figure (evaluations per second), never a timed test."""
     document = seeded_config()
     (monitor,) = parse_catalog(document).monitors
     start = datetime(2024, 1, 1, tzinfo=UTC)
     series = [Observation(start + timedelta(hours=h), 0.05 + (h % 500) / 2000) for h in range(8760)]
 
-    began = time.perf_counter()
     steps = replay(monitor, series, "v", Simulation(), series[0].at, series[-1].at)
-    spent = time.perf_counter() - began
 
     assert sum(1 for s in steps if s.kind == "evaluation") == 8760
     assert sum(1 for s in steps if s.retrain_started) >= 2  # the saw-tooth breaches more than once
-    assert spent < 1.0, f"{len(steps)} engine calls took {spent:.2f}s"
 
 
 @pytest.mark.parametrize("command", ["replay", "compare", "plot", "simulate", "status", "history"])
