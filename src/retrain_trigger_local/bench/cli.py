@@ -1,0 +1,131 @@
+"""`make bench`: everything side by side in one run, on the embedded moto server; tables, then one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import TextIO
+
+from retrain_trigger_local.bench.artefacts import build_sizes
+from retrain_trigger_local.bench.fanout import FANOUT_CAP_SECONDS, FANOUT_MONITORS, measure_fanout
+from retrain_trigger_local.bench.imports import IMPORT_RUNS, compare_imports
+from retrain_trigger_local.bench.replay import HOURS_PER_YEAR, replay_rate
+from retrain_trigger_local.bench.report import BenchReport, json_line
+from retrain_trigger_local.bench.scenario import MAX_TICKS, SOURCES, Source, seed
+from retrain_trigger_local.bench.ticks import VARIANTS, check_steady, run_variant
+from retrain_trigger_local.moto_server import MotoServer
+
+
+@dataclass(frozen=True)
+class Options:
+    sizes: tuple[int, ...] = (100, 1000, 10_000)
+    sources: tuple[Source, ...] = SOURCES
+    cap_seconds: float = 75.0  # per variant and size: moto's O(table) calls make the naive loop at 10,000 take hours
+    import_runs: int = IMPORT_RUNS
+    replay_hours: int = HOURS_PER_YEAR
+    fanout_monitors: int = FANOUT_MONITORS
+    fanout_shard: int | None = None  # None: the evaluator's SHARD_SIZE default
+    fanout_cap_seconds: float = FANOUT_CAP_SECONDS
+
+
+QUICK = Options(
+    sizes=(20, 150),
+    cap_seconds=60.0,
+    import_runs=5,
+    replay_hours=24 * 30,
+    fanout_monitors=300,
+    fanout_shard=120,
+    fanout_cap_seconds=60.0,
+)
+
+
+def ticks_for(size: int, variant: str) -> int:
+    """Ticks per process: the first is the cold start; later ones are timed. Fewer where moto is slow."""
+    if variant == "naive":
+        return 2 if size <= 100 else 1
+    return MAX_TICKS if size <= 1000 else 1
+
+
+def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> BenchReport:
+    report = BenchReport(
+        command=command_line(argv),
+        date=datetime.now(UTC).strftime("%Y-%m-%d"),
+        machine=f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        versions={n: package_version(n) for n in ("moto", "boto3", "pydantic", "aws-lambda-powertools")},
+    )
+
+    def say(text: str) -> None:
+        print(f"bench: {text}", file=log, flush=True)
+
+    with MotoServer() as server:
+        for source in options.sources:
+            for size in options.sizes:
+                server.reset()
+                say(f"{source}, N={size:,}: seeding")
+                world = seed(server.endpoint_url, source, range(size))
+                for variant in VARIANTS:
+                    say(f"{source}, N={size:,}: {variant}")
+                    measured = run_variant(world, variant, ticks_for(size, variant), options.cap_seconds)
+                    check_steady(measured)
+                    report.runs.append(measured)
+        say(f"fan-out: {options.fanout_monitors:,} monitors")
+        report.fanout = measure_fanout(
+            server, options.fanout_monitors, options.fanout_shard, "cloudwatch", options.fanout_cap_seconds
+        )
+    say("replay")
+    report.replay = replay_rate(options.replay_hours)
+    say("cold imports")
+    report.imports = compare_imports(options.import_runs)
+    report.build = build_sizes()
+    return report
+
+
+def command_line(argv: Sequence[str]) -> str:
+    if os.environ.get("BENCH_COMMAND"):  # set by the Makefile: what a reader types
+        return os.environ["BENCH_COMMAND"]
+    executable = Path(sys.executable)
+    shown = os.path.relpath(executable, Path.cwd()) if executable.is_relative_to(Path.cwd()) else str(executable)
+    return shlex.join([shown, "-m", "retrain_trigger_local.bench", *argv])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="retrain_trigger_local.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a quick look and the tests")
+    parser.add_argument("--sizes", type=int, nargs="+", help="monitor counts (default 100 1000 10000)")
+    parser.add_argument("--sources", nargs="+", choices=SOURCES, help="score sources (default both)")
+    parser.add_argument("--cap", type=float, help="seconds one variant may take at one size before it is stopped")
+    parser.add_argument("--fanout-monitors", type=int, help="fleet size split into shards (default 100000)")
+    parser.add_argument("--fanout-shard", type=int, help="monitors per shard (default: the evaluator's SHARD_SIZE)")
+    parser.add_argument("--fanout-cap", type=float, help="seconds the fan-out may take before it stops")
+    parser.add_argument("--import-runs", type=int, help="fresh interpreters per import (at least 5)")
+    parser.add_argument("--out", type=Path, default=Path("demo-output"), help="directory of bench.json")
+    args = parser.parse_args(args_list)
+    base = QUICK if args.quick else Options()
+    options = Options(
+        sizes=tuple(args.sizes or base.sizes),
+        sources=tuple(args.sources or base.sources),
+        cap_seconds=args.cap or base.cap_seconds,
+        import_runs=args.import_runs or base.import_runs,
+        replay_hours=base.replay_hours,
+        fanout_monitors=args.fanout_monitors or base.fanout_monitors,
+        fanout_shard=args.fanout_shard or base.fanout_shard,
+        fanout_cap_seconds=args.fanout_cap or base.fanout_cap_seconds,
+    )
+    if options.import_runs < 5 or min(options.sizes) < 1:
+        parser.error("--import-runs must be at least 5 and every size at least 1")
+    report = run(options, args_list)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    print(report.markdown())
+    print(json_line(report))
+    return 0
