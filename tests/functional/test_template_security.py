@@ -94,6 +94,11 @@ def parameter_arn(stack: StackInfo) -> str:
     return arn
 
 
+def config_object_arn(stack: StackInfo) -> str:
+    """The monitors' document in the config bucket (ConfigSource s3): the one object the roles may read."""
+    return f"arn:aws:s3:::{stack.outputs['ConfigBucketName']}/monitors.json"
+
+
 def pipeline_arn(name: str) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{name}"
 
@@ -172,6 +177,7 @@ def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(
         "dynamodb:ConditionCheckItem": {state},
         "dynamodb:Query": {state, f"{state}/index/*", scores},
         "ssm:GetParameter": {parameter_arn(stack)},
+        "s3:GetObject": {config_object_arn(stack)},
         "cloudwatch:GetMetricData": {"*"},  # no resource-level permission exists for it
         "sns:Publish": {stack.outputs["AlertTopicArn"]},
         "sqs:SendMessage": {stack.outputs["RetrainQueueArn"], stack.outputs["FunctionFailureQueueArn"]},
@@ -192,6 +198,7 @@ def test_the_lifecycle_function_may_only_read_and_write_states_and_read_the_conf
         "dynamodb:ConditionCheckItem": {state},
         "dynamodb:Query": {f"{state}/index/ByExecution"},
         "ssm:GetParameter": {parameter_arn(stack)},
+        "s3:GetObject": {config_object_arn(stack)},
         # Only its own failed invocations, through the failure destination: it delivers no action.
         "sqs:SendMessage": {stack.outputs["FunctionFailureQueueArn"]},
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +17,16 @@ class Settings(BaseModel):
     alert_topic_arn: str = Field(default="", alias="ALERT_TOPIC_ARN")
     retrain_queue_url: str = Field(default="", alias="RETRAIN_QUEUE_URL")
     event_bus_name: str = Field(default="", alias="EVENT_BUS_NAME")
-    config_parameter_name: str = Field(alias="CONFIG_PARAMETER_NAME")
+    # Where the monitors' document lives: an SSM parameter (8 KiB at most) or an S3 object (any size).
+    config_source: Literal["ssm", "s3"] = Field(default="ssm", alias="CONFIG_SOURCE")
+    config_parameter_name: str = Field(default="", alias="CONFIG_PARAMETER_NAME")
+    config_bucket: str = Field(default="", alias="CONFIG_BUCKET")
+    config_key: str = Field(default="monitors.json", alias="CONFIG_KEY")
+    # Per monitor, its latest datapoints kept by the score stream's consumer; empty: one Query per monitor.
+    score_window_table_name: str = Field(default="", alias="SCORE_WINDOW_TABLE_NAME")
+    # Fan-out: a tick with more due monitors than this sends shards of this size to the queue (empty: never).
+    shard_queue_url: str = Field(default="", alias="SHARD_QUEUE_URL")
+    shard_size: int = Field(default=2000, alias="SHARD_SIZE", ge=1)
     config_max_age_seconds: int = Field(default=60, alias="CONFIG_MAX_AGE_SECONDS", ge=0)
     tick_minutes: int = Field(default=60, alias="TICK_MINUTES", ge=1)
     history_ttl_days: int = Field(default=90, alias="HISTORY_TTL_DAYS", ge=1)

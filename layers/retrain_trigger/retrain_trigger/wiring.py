@@ -9,22 +9,33 @@ from functools import cache
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
-from retrain_trigger.adapters.ssm_config import SsmConfigSource
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.outbox import RetryPolicy
+from retrain_trigger.ports import ConfigSource
 from retrain_trigger.service import Deps
-from retrain_trigger.settings import get_settings
+from retrain_trigger.settings import Settings, get_settings
 
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def config_source(settings: Settings) -> ConfigSource:
+    """CONFIG_SOURCE's choice; only the chosen adapter is imported (the SSM one pulls Powertools' parameters)."""
+    if settings.config_source == "s3":
+        from retrain_trigger.adapters.s3_config import S3ConfigSource  # noqa: PLC0415 - only when chosen
+
+        return S3ConfigSource(settings.config_bucket, settings.config_key)
+    from retrain_trigger.adapters.ssm_config import SsmConfigSource  # noqa: PLC0415 - only when chosen
+
+    return SsmConfigSource(settings.config_parameter_name, max_age_seconds=settings.config_max_age_seconds)
+
+
 @cache
 def _shared() -> Deps:
     settings = get_settings()
     return Deps(
-        config=SsmConfigSource(settings.config_parameter_name, max_age_seconds=settings.config_max_age_seconds),
+        config=config_source(settings),
         scores=ScoreSources(
             {"dynamodb": DynamoDBScoreSource(settings.score_table_name), "cloudwatch": CloudWatchScoreSource()}
         ),
