@@ -155,7 +155,7 @@ class FaultInjector:
         if not self._active:
             return botocore_stubber(event_name, request)
         self.calls += 1
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         kind = self.plan.next_fault(self._rng, operation)
         if kind is None:
             return botocore_stubber(event_name, request)
