@@ -20,7 +20,7 @@ help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
 	@echo "make test                                                  ruff, mypy, pytest (unit, functional, e2e), sam validate --lint, sam build, cfn-lint, checkov"
 	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
-	@echo "make bench                                                 AWS calls, wall time, import time and RSS against a naive baseline"
+	@echo "make bench [QUICK=1]                                       calls, wall time, imports, RSS, fan-out, cost vs naive and floor"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,8 +101,9 @@ checkov: $(CHECKOV_VENV)/.installed
 
 test: lint typecheck pytest sam-validate sam-build sam-local cfn-lint checkov
 
+# make bench: the full run (about 10-15 minutes on 2 cores); make bench QUICK=1: small sizes, about 2 minutes.
 bench: venv
-	$(BIN)/python -m retrain_trigger_local.bench
+	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick) --out $(OUT)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, FUNCTION_ENV, LAYER_DIR, ROOT, SANDBOX_ENV
+from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, FUNCTION_ENV, LAYER_DIR, SANDBOX_ENV
 
 HANDLER = "import app"
 BASELINE = "import boto3; from aws_lambda_powertools import Logger, Metrics, Tracer"
@@ -51,41 +51,45 @@ def probe_env() -> dict[str, str]:
     return env
 
 
-def _probe(statement: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class Probe:
+    seconds: float
+    loaded: tuple[str, ...]
+
+
+def probe(statement: str) -> Probe:
+    """Run `statement` in a fresh interpreter: how long it took, and which of HEAVY it left in sys.modules."""
     completed = subprocess.run(
         [sys.executable, "-c", PROBE.format(statement=statement, heavy=HEAVY)],
         env=probe_env(),
-        cwd=EVALUATOR_DIR,
+        cwd=EVALUATOR_DIR,  # Lambda's task root
         capture_output=True,
         text=True,
         check=False,
     )
     if completed.returncode:
         raise RuntimeError(f"bench: import probe failed: {statement}\n{completed.stderr[-3000:]}")
-    result: dict[str, object] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return Probe(float(result["seconds"]), tuple(result["loaded"]))
 
 
 def compare_imports(runs: int = IMPORT_RUNS) -> tuple[ImportTiming, ImportTiming]:
     """(handler, baseline): one discarded warm-up each (bytecode, file cache), then `runs` fresh interpreters each,
     alternating, so that a busy moment of this shared machine falls on both alike."""
     statements = {"evaluator handler": HANDLER, "baseline": BASELINE}
-    samples: dict[str, list[dict[str, object]]] = {label: [] for label in statements}
+    samples: dict[str, list[Probe]] = {label: [] for label in statements}
     for statement in statements.values():
-        _probe(statement)
+        probe(statement)
     for _ in range(runs):
         for label, statement in statements.items():
-            samples[label].append(_probe(statement))
+            samples[label].append(probe(statement))
     timings = [
         ImportTiming(
             label,
             statement,
-            tuple(float(str(s["seconds"])) * 1000 for s in samples[label]),
-            tuple(sorted({str(m) for s in samples[label] for m in s["loaded"]})),  # type: ignore[attr-defined]
+            tuple(s.seconds * 1000 for s in samples[label]),
+            tuple(sorted({m for s in samples[label] for m in s.loaded})),
         )
         for label, statement in statements.items()
     ]
     return timings[0], timings[1]
-
-
-_ = ROOT  # the probes run from the function's directory, as Lambda's task root
