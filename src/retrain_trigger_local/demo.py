@@ -25,7 +25,8 @@ import boto3
 import pandas as pd
 
 from retrain_trigger_cli.plot import plot_scores
-from retrain_trigger_local.stack import StackInfo, deploy_stack, start_moto_server
+from retrain_trigger_local.deploy import StackInfo, deploy_stack
+from retrain_trigger_local.moto_server import start_moto_server
 from retrain_trigger_local.template import ROOT
 
 REFERENCE = ROOT / "data" / "reference_drift_scores.csv"

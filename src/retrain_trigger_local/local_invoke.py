@@ -14,6 +14,7 @@ import csv
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,12 +32,14 @@ from retrain_trigger_local.demo import (
     REFERENCE,
     SCHEDULED_EVENT,
     STACK_NAME,
+    drain,
     parse_args,
     prepare_world,
     stack_parameters,
 )
+from retrain_trigger_local.deploy import DUMMY_CREDENTIALS, AwsTarget, StackInfo, deploy_stack
+from retrain_trigger_local.intrinsics import REGION
 from retrain_trigger_local.moto_server import MotoServer
-from retrain_trigger_local.stack import DUMMY_CREDENTIALS, REGION, AwsTarget, StackInfo, deploy_stack
 from retrain_trigger_local.template import ROOT, load_template
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -91,24 +94,45 @@ def endpoint_image(base: str, endpoint_url: str) -> str:
     return tag
 
 
+def _sam_images() -> list[str]:
+    """The ids of the images SAM CLI built (its repositories are samcli/...)."""
+    return _docker("images", "--quiet", "--no-trunc", "--filter", "reference=samcli/*").split()
+
+
+def _remove_images_since(before: set[str]) -> None:
+    created = [image for image in _sam_images() if image not in before]
+    if created:
+        _docker("rmi", "--force", *created)
+
+
 def local_template(build_dir: Path = BUILD_DIR, root: Path = ROOT) -> Path:
-    """An x86_64 copy of template.yaml for local builds only, its code paths absolute; the path of the copy."""
+    """An x86_64 copy of template.yaml for local builds only; the path of the copy.
+
+    Its code paths point at snapshots of the code without bytecode caches: `sam build --cached` hashes every file
+    under a CodeUri, and the caches that each test run rewrites would make every build a full one.
+    """
     template = load_template(root / "template.yaml")
     template["Globals"]["Function"]["Architectures"] = [LOCAL_ARCHITECTURE]
-    for resource in template["Resources"].values():
+    for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             if "Architectures" in props:
                 props["Architectures"] = [LOCAL_ARCHITECTURE]
-            props["CodeUri"] = str(root / props["CodeUri"])
+            props["CodeUri"] = str(_snapshot(root / props["CodeUri"], build_dir / "src" / logical_id))
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             props["CompatibleArchitectures"] = [LOCAL_ARCHITECTURE]
-            props["ContentUri"] = str(root / props["ContentUri"])
+            props["ContentUri"] = str(_snapshot(root / props["ContentUri"], build_dir / "src" / logical_id))
             resource.setdefault("Metadata", {})["BuildArchitecture"] = LOCAL_ARCHITECTURE
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / "template.yaml"
     path.write_text(yaml.safe_dump(template, sort_keys=False))
     return path
+
+
+def _snapshot(source: Path, destination: Path) -> Path:
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache"))
+    return destination
 
 
 def sam_build(build_dir: Path = BUILD_DIR) -> Path:
@@ -216,6 +240,9 @@ class SamLocal:
             self.queues = prepare_world(self.client, self.stack.outputs, self.args.pipeline, self.say)
         with self._timed("endpoint image"):
             self.image = endpoint_image(self.base_image, self.server.endpoint_url)
+            # SAM builds its own image on top of ours (its emulator, the layer): this session's port is in it, so
+            # it is of no use afterwards. Images that were there before are left alone.
+            self._cleanup.callback(_remove_images_since, set(_sam_images()))
             self._cleanup.callback(_docker, "rmi", "--force", self.image)
         self.env_vars = self.build_dir / "env.json"
         self.env_vars.write_text(json.dumps(self.stack.environments, indent=2))
@@ -252,7 +279,7 @@ class SamLocal:
         """`sam local invoke FUNCTION -e EVENT` in the Lambda-like container, against moto."""
         with contextlib.ExitStack() as stack:
             if isinstance(event, Path):
-                event_path = event
+                event_path = event.resolve()  # SAM runs in the build folder
             else:
                 handle = stack.enter_context(
                     tempfile.NamedTemporaryFile("w", suffix=".json", dir=self.build_dir, delete=True)
@@ -282,6 +309,54 @@ class SamLocal:
 # ---------------------------------------------------------------------------------------------------------------
 # `make invoke`
 # ---------------------------------------------------------------------------------------------------------------
+def read_back(local: SamLocal) -> Iterator[str]:
+    """What the invocation left in moto, as lines: pipeline executions, the state and its history, and the
+    messages on the retrain queue, the on-call queue (alerts) and the bus-capture queue (consumed here)."""
+    outputs, sagemaker, sqs = local.stack.outputs, local.client("sagemaker"), local.client("sqs")
+    pipeline = local.args.pipeline
+    executions = sagemaker.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    yield f"SageMaker executions of {pipeline!r}: {len(executions)}"
+    for execution in executions:
+        arn = execution["PipelineExecutionArn"]
+        parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+        yield f"  {arn} {execution.get('PipelineExecutionStatus', '?')}"
+        yield "    " + ", ".join(f"{p['Name']}={p['Value']}" for p in parameters)
+    items = local.client("dynamodb").scan(TableName=outputs["StateTableName"])["Items"]
+    states = [item for item in items if item["sk"]["S"] == "state"]
+    history = sorted((item for item in items if item["sk"]["S"].startswith("history#")), key=lambda i: i["sk"]["S"])
+    for state in states:
+        yield f"State item {_text(state, 'pk')}: {_text(state, 'status')} (version {_text(state, 'version')})"
+    if not states:
+        yield "State item: none"
+    for item in history:
+        change = f"{_text(item, 'before')} -> {_text(item, 'after')}"
+        yield f"  history {_text(item, 'at')}  {change}: {_text(item, 'reason')}"
+    for title, url in (
+        ("Retrain queue", outputs["RetrainQueueUrl"]),
+        ("Alerts (on-call queue)", local.queues["oncall"]),
+        ("Bus events (capture queue)", local.queues["capture"]),
+    ):
+        bodies = [json.loads(m["Body"]) for m in drain(sqs, url)]
+        yield f"{title}: {len(bodies)}"
+        for body in bodies:
+            yield f"  {_summary(body)}"
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    """A DynamoDB item's string or number attribute as text ("?" when absent)."""
+    value = item.get(key, {})
+    return str(value.get("S", value.get("N", "?")))
+
+
+def _summary(body: dict[str, Any]) -> str:
+    if "detail-type" in body:
+        return f"{body['detail-type']}: {body['detail'].get('event')} ({body['detail'].get('idempotency_key')})"
+    if "Subject" in body:
+        attributes = {k: v["Value"] for k, v in body.get("MessageAttributes", {}).items()}
+        return f"{body['Subject']} [severity={attributes.get('severity')}, event={attributes.get('event')}]"
+    return f"{body.get('monitor_id')} episode {body.get('episode_id')} key {body.get('idempotency_key')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.splitlines()[0])
     parser.add_argument("function", nargs="?", default="EvaluatorFunction")
@@ -294,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         invocation = local.invoke(args.function, args.event)
         print(f"\n--- {args.function} log ---\n{invocation.log}")
         print(f"--- {args.function} result ({invocation.seconds:.1f}s) ---\n{json.dumps(invocation.payload, indent=2)}")
+        print("\n--- what reached moto ---")
+        for line in read_back(local):
+            print(line)
     return 1 if invocation.error_type else 0
 
 

@@ -7,22 +7,16 @@ the tests without editing them, so the template and the adapters cannot drift ap
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from retrain_trigger_local import intrinsics
+from retrain_trigger_local.intrinsics import Resolver, effective_parameters, evaluate_conditions
 from retrain_trigger_local.template import read_template, resource_properties
 
 STACK_NAME = "rt-test"
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-
-PSEUDO = {
-    "AWS::StackName": STACK_NAME,
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::Partition": "aws",
-}
+REGION = intrinsics.REGION
+ACCOUNT_ID = intrinsics.ACCOUNT_ID  # moto's default account
 
 # The queue properties that CreateQueue takes as attributes under the same name.
 QUEUE_ATTRIBUTES = (
@@ -40,50 +34,29 @@ QUEUE_ATTRIBUTES = (
 
 
 def parameter_defaults() -> dict[str, str]:
-    parameters = read_template().get("Parameters", {})
-    return {name: str(spec.get("Default", "")) for name, spec in parameters.items()}
+    """Every template parameter's default, checked as CloudFormation checks a value."""
+    return effective_parameters(read_template(), {})
 
 
 def resolve(value: Any, refs: Mapping[str, str] | None = None) -> Any:
-    """Evaluate the intrinsics the template's plain resources use (Ref, Sub, If, Equals, Not, And, Condition,
-    GetAtt) with the parameters' defaults, the pseudo parameters above, and `refs` for other resources."""
-    known = {**parameter_defaults(), **PSEUDO, **(refs or {})}
-    conditions = read_template().get("Conditions", {})
-
-    def evaluate(node: Any) -> Any:
-        if isinstance(node, list):
-            return [evaluate(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            return {key: evaluate(item) for key, item in node.items()}
-        ((key, arg),) = node.items()
-        match key:
-            case "Ref":
-                return known[arg]
-            case "Fn::GetAtt":
-                return known[".".join(arg)]
-            case "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                scope = {**known, **{name: str(evaluate(v)) for name, v in variables.items()}}
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(scope[m.group(1)]), text)
-            case "Fn::If":
-                condition, when_true, when_false = arg
-                return evaluate(when_true if evaluate({"Condition": condition}) else when_false)
-            case "Condition":
-                return evaluate(conditions[arg])
-            case "Fn::Equals":
-                left, right = (str(evaluate(item)) for item in arg)
-                return left == right
-            case "Fn::Not":
-                return not evaluate(arg[0])
-            case "Fn::And":
-                return all(evaluate(item) for item in arg)
-            case "Fn::Or":
-                return any(evaluate(item) for item in arg)
-        return {key: evaluate(arg)}
-
-    return evaluate(value)
+    """Evaluate the intrinsics in `value` with the parameters' defaults, the pseudo parameters of stack STACK_NAME,
+    and `refs` for other resources ("Logical" for a Ref, "Logical.Attribute" for a GetAtt)."""
+    template = read_template()
+    values = parameter_defaults()
+    resolver = Resolver(
+        stack_name=STACK_NAME,
+        resources=template["Resources"],
+        values=values,
+        conditions=evaluate_conditions(template, values),
+        region=REGION,
+    )
+    for name, known in (refs or {}).items():
+        logical_id, _, attribute = name.partition(".")
+        if attribute:
+            resolver.attributes.setdefault(logical_id, {})[attribute] = known
+        else:
+            resolver.physical_ids[logical_id] = known
+    return resolver.resolve(value)
 
 
 def _attribute(value: Any) -> str:
