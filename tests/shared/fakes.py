@@ -143,6 +143,12 @@ class FakeGateway:
         self.described.append(execution_arn)
         return self.statuses.get(execution_arn, "Executing")
 
+    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
+        for call in self.of("sagemaker"):
+            if isinstance(call.payload, PipelineStart) and idempotency_key in call.payload.description:
+                return f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{call.key[:12]}"
+        return None
+
     def of(self, kind: str) -> list[Call]:
         return [c for c in self.calls if c.kind == kind]
 

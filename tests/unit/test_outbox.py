@@ -245,7 +245,76 @@ def test_each_result_is_committed_before_the_next_action_runs_so_a_lost_write_re
     rig.gateway.during["eventbridge"] = lambda: seen.append([a.status for a in rig.state().actions])
     breach(rig)
 
-    assert seen == [["done", "done", "pending", "pending"]]
+    assert seen == [["done", "done", "sending", "pending"]]  # each try is announced before it is made
+
+
+# -- unknown outcomes: announced tries nobody recorded --------------------------------------------------------------
+
+
+class _Killed(BaseException):
+    """The invocation dies (timeout, out of memory) mid-call: nothing of ours catches it."""
+
+
+CALLS = {"sagemaker": "start_pipeline", "sns": "publish_alert", "sqs": "send_retrain_request"}
+
+
+def killed_during(rig: Rig, kind: str, after_the_call: bool) -> None:
+    """The next `kind` call kills the invocation: before the call reaches AWS, or after it landed."""
+    real = getattr(rig.gateway, CALLS[kind])
+
+    def die(*args: Any) -> str:
+        if after_the_call:
+            real(*args)
+        raise _Killed(kind)
+
+    setattr(rig.gateway, CALLS[kind], die)
+
+
+def revived(rig: Rig, kind: str) -> None:
+    """The next invocation: a healthy gateway, and a clock past the dead invocation's lease."""
+    delattr(rig.gateway, CALLS[kind])
+    rig.deps = replace(rig.deps, wall_clock=lambda: WALL + timedelta(hours=1))
+
+
+def test_a_start_that_landed_before_its_invocation_died_is_found_by_its_key_not_made_again() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=True)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+
+    rig.tick(hour(1), owner="evaluator-2")
+
+    assert len(rig.gateway.of("sagemaker")) == 1
+    assert rig.state().episode.execution_arn is not None
+    assert rig.gateway.events() == ["retrain_started"]
+
+
+def test_a_start_announced_but_never_made_is_made_once_by_the_next_invocation() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=False)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+
+    rig.tick(hour(1), owner="evaluator-2")
+
+    assert len(rig.gateway.of("sagemaker")) == 1
+    assert rig.gateway.events() == ["retrain_started"]
+
+
+def test_an_alert_whose_outcome_nobody_recorded_is_taken_as_sent_and_never_sent_twice() -> None:
+    rig = Rig()
+    killed_during(rig, "sns", after_the_call=True)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sns")
+
+    report = rig.tick(hour(1), owner="evaluator-2")
+
+    assert rig.gateway.events() == ["retrain_started"]
+    assert [a["status"] for a in report.results[0].actions] == ["unconfirmed"]
+    assert [a.status for a in rig.state().actions] == ["done"] * 4
 
 
 # -- 7. every monitor is its own unit -------------------------------------------------------------------------------

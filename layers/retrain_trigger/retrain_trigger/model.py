@@ -113,6 +113,7 @@ class Notice(_Record):
 
 ActionStatus = Literal[
     "pending",  # committed, not yet delivered (or failed and waiting for its next try)
+    "sending",  # a try was announced (`tried_by`): until its outcome is recorded, it is unknown whether it landed
     "done",  # delivered; `result` holds what AWS created
     "failed",  # gave up after its last try; alerted on its own
     "cancelled",  # its attempt ended before it was delivered: it must never run
@@ -129,6 +130,7 @@ class ActionRecord(_Record):
     status: ActionStatus = "pending"
     attempts: int = 0
     next_try_at: datetime | None = None  # evaluation time: not before this (back-off after a failed try)
+    tried_by: str | None = None  # the invocation that announced the try in flight ("sending")
     last_error: str | None = None
     result: str | None = None  # message id, execution ARN, event id
 
@@ -173,7 +175,8 @@ class MonitorState(_Record):
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:
-        return tuple(a for a in self.actions if a.status == "pending")
+        """The actions still to deliver, a try in flight included."""
+        return tuple(a for a in self.actions if a.status in ("pending", "sending"))
 
 
 def episode_id(monitor_id: str, datapoint_at: datetime) -> str:

@@ -5,7 +5,10 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
 - runs only under the monitor's lease, taken by a conditional write when the lease is free, expired or ours;
 - takes the actions in their committed order; an action waits while an earlier action of the same notice (same
   key) is still pending, so an alert never announces a pipeline that did not start. Other notices do not wait;
-- commits each action's outcome as soon as it is known (a lost write later cannot make a done action run again);
+- announces each try before making it (status `sending`, in the same write as the previous result, so it costs
+  no extra write) and commits its outcome as soon as it is known. A try found announced by another invocation
+  has an unknown outcome: a pipeline start is looked up by its key (and made only if it is not found); any
+  other action is recorded as `unconfirmed` and never repeated, so our own logic never sends anything twice;
 - on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
   (never queued behind it), and if it was the start of a retraining, that attempt is declared failed.
 
@@ -29,7 +32,8 @@ from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
-DeliveryStatus = Literal["done", "retry", "failed", "lease_held", "lease_lost", "cancelled"]
+DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "lease_lost", "cancelled"]
+UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `reconciled`)
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,24 @@ def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
     """The first action that may run at evaluation time `now`: pending, past its back-off, and the first of its
     notice still pending. Back-off counts in evaluation time, so a retried delivery of the same tick waits."""
     waiting_keys: set[str] = set()
-    for action in state.actions:
-        if action.status != "pending" or action.key in waiting_keys:
+    for action in state.pending:
+        if action.key in waiting_keys:
             continue
         waiting_keys.add(action.key)
-        if action.next_try_at is None or action.next_try_at <= now:
+        if action.status == "sending" or action.next_try_at is None or action.next_try_at <= now:
             return action
     return None
+
+
+def announced(state: MonitorState, action: ActionRecord, owner: str) -> MonitorState:
+    """The try about to be made, written down first: if its outcome is never recorded, the next deliverer knows."""
+    return with_record(state, action.model_copy(update={"status": "sending", "tried_by": owner}))
+
+
+def announce_next(state: MonitorState, now: datetime, owner: str) -> MonitorState:
+    """`state` with its next ready action announced by `owner` (unchanged if none is ready, or it already is)."""
+    action = next_ready(state, now)
+    return announced(state, action, owner) if action is not None and action.status == "pending" else state
 
 
 def is_start(action: ActionRecord, state: MonitorState) -> bool:
@@ -105,7 +120,13 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
     """Record a delivery. The start of the running attempt also stamps the episode: the retraining timeout counts
     from `now` (the evaluation time), and a pipeline's execution ARN is what its status events are matched by."""
     done = action.model_copy(
-        update={"status": "done", "attempts": action.attempts + 1, "result": result, "next_try_at": None}
+        update={
+            "status": "done",
+            "attempts": action.attempts + 1,
+            "result": result,
+            "next_try_at": None,
+            "tried_by": None,
+        }
     )
     updated = with_record(state, done)
     episode = updated.episode
@@ -134,6 +155,7 @@ def failed_try(
             "last_error": error[:500],
             "status": "failed" if gave_up else "pending",
             "next_try_at": None if gave_up else retry.next_try(attempts, now),
+            "tried_by": None,
         }
     )
     return with_record(state, record), record
@@ -179,11 +201,16 @@ class Courier:
                 self.log.extend(Delivered(a.kind, a.key, "lease_held") for a in state.pending)
                 return state
             try:
-                state = self.states.commit(taken, state.version, None)
+                state = self.states.commit(announce_next(taken, self.now, self.owner), state.version, None)
             except StaleState:
                 return state  # another invocation moved the state first: it delivers
         while state.lease_owner == self.owner and (action := next_ready(state, self.now)) is not None:
-            committed = self._deliver_one(state, action)
+            if action.status == "pending":  # not announced yet (a transition queued it after our last write)
+                committed = self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
+            elif action.tried_by != self.owner:  # announced by an invocation that never recorded the outcome
+                committed = self._reconcile(state, action)
+            else:
+                committed = self._deliver_one(state, action)
             if committed is None:
                 return state
             state = committed
@@ -197,25 +224,39 @@ class Courier:
         self.log.append(Delivered(action.kind, action.key, "done", result=result, attempts=action.attempts + 1))
         return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), result, self.now))
 
+    def _reconcile(self, state: MonitorState, action: ActionRecord) -> MonitorState | None:
+        """A try of `action` was announced but its outcome never recorded (a crash, a write that failed after the
+        call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
+        if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
+            arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            if arn is None:  # it never started: start it now, under the same key
+                return self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
+            self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
+            return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), arn, self.now))
+        self.log.append(Delivered(action.kind, action.key, "unconfirmed", attempts=action.attempts + 1))
+        return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), UNCONFIRMED, self.now))
+
     def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
         record = failed_try(state, action, error, self.now, self.retry)[1]
+        status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
+        self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
+        if not (record.status == "failed" and is_start(action, state)):
+            self._alert_failure(record)  # said first: whatever happens to the write below, the failure is known
         committed = self._commit(
             state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry)[0]
         )
-        status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
-        self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
-        if committed is None:
-            return None
-        if record.status == "failed" and is_start(action, committed):
-            decision = on_start_given_up(self.monitor, committed, record, self.now, self.config_version)
-            if decision.changed:
-                return self._transition(committed, decision)
-        self._alert_failure(record)
-        return committed
+        if committed is None or record.status != "failed" or not is_start(action, committed):
+            return committed
+        decision = on_start_given_up(self.monitor, committed, record, self.now, self.config_version)
+        if not decision.changed:
+            self._alert_failure(record)
+            return committed
+        return self._transition(committed, decision)
 
     def _transition(self, state: MonitorState, decision: Decision) -> MonitorState | None:
         try:
             ours = leased(decision.state, self.owner, self.wall_clock(), self.lease) or decision.state
+            ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
             committed = self.states.commit(ours, state.version, history(decision, self.config_version))
         except StaleState:
             self.log.append(Delivered("state", decision.monitor_id, "lease_lost"))
@@ -235,18 +276,20 @@ class Courier:
         self.log.append(Delivered("sns", key, "done", result=message_id))
 
     def _commit(self, state: MonitorState, change: Callable[[MonitorState], MonitorState]) -> MonitorState | None:
-        """Commit `change` at once; when nothing else is ready, the same write releases the lease and records the
-        delivery in the history. If another writer (the lifecycle function) moved the state meanwhile, apply the
-        same change to the fresh state, as long as the lease is still ours."""
+        """Commit `change` at once, announcing the next ready action in the same write; when nothing else is ready,
+        the write gives the lease back and records the delivery in the history. If another writer (the lifecycle
+        function) moved the state meanwhile, the same change is applied to the fresh state while the lease is ours;
+        if the write had landed and only its answer was lost, that is noticed and not done twice."""
         for _ in range(5):
-            changed = change(state)
+            changed = announce_next(change(state), self.now, self.owner)
             last = next_ready(changed, self.now) is None
+            written = released(changed) if last else changed
             try:
-                if last:
-                    return self.states.commit(released(changed), state.version, self._entry(changed))
-                return self.states.commit(changed, state.version, None)
+                return self.states.commit(written, state.version, self._entry(changed) if last else None)
             except StaleState:
                 fresh = self.states.get(self.monitor.id)
+                if _content(fresh) == _content(written):
+                    return fresh  # our own write, whose answer was lost
                 if fresh.lease_owner != self.owner:
                     self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
                     return None
@@ -272,6 +315,10 @@ class Courier:
             return state
         committed = self._commit(state, lambda fresh: fresh)
         return committed or state
+
+
+def _content(state: MonitorState) -> MonitorState:
+    return state.model_copy(update={"version": 0})
 
 
 def _current(state: MonitorState, action: ActionRecord) -> ActionRecord:

@@ -116,3 +116,7 @@ class ActionGateway(Protocol):
     def pipeline_status(self, execution_arn: str) -> str:
         """DescribePipelineExecution's status: Executing, Stopping, Stopped, Failed or Succeeded."""
         ...
+
+    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
+        """The ARN of the execution a start with this key created, if any (its description carries the key)."""
+        ...

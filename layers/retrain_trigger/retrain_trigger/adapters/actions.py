@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 SUBJECT_MAX = 99  # SNS: "less than 100 characters", ASCII, no line breaks or control characters
 DISPLAY_NAME_MAX = 82  # SageMaker PipelineExecutionDisplayName: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}
 DESCRIPTION_MAX = 3072
+RECONCILE_LOOKBACK = 200  # executions of one pipeline searched for a start whose outcome was not recorded
 
 
 def sns_subject(text: str) -> str:
@@ -39,6 +40,14 @@ def display_name(text: str) -> str:
     """`text` as a PipelineExecutionDisplayName: letters and digits joined by single dashes, at most 82 long."""
     name = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:DISPLAY_NAME_MAX].rstrip("-")
     return name or "retrain"
+
+
+def _described_key(description: str | None) -> str | None:
+    try:
+        value = json.loads(description or "")
+    except ValueError:
+        return None
+    return str(value.get("idempotency_key")) if isinstance(value, dict) else None
 
 
 def _json(value: Any) -> str:
@@ -153,6 +162,22 @@ class AwsActionGateway:
         with translated(f"DescribePipelineExecution of {execution_arn}"):
             response = self.sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
         return str(response.get("PipelineExecutionStatus", ""))
+
+    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
+        """Looks through the pipeline's latest executions for the one whose description carries the key: how a start
+        whose outcome was never recorded is told apart from one that never happened."""
+        with translated(f"ListPipelineExecutions of {pipeline_name}"):
+            pages = self.sagemaker.get_paginator("list_pipeline_executions").paginate(
+                PipelineName=pipeline_name,
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                PaginationConfig={"MaxItems": RECONCILE_LOOKBACK, "PageSize": 50},
+            )
+            for page in pages:
+                for summary in page.get("PipelineExecutionSummaries", []):
+                    if _described_key(summary.get("PipelineExecutionDescription")) == idempotency_key:
+                        return str(summary["PipelineExecutionArn"])
+        return None
 
     def put_event(self, event: BusEvent) -> str:
         """PutEvents with one entry; a rejected entry raises like a failed call would. Returns the EventId."""
