@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -57,8 +58,10 @@ def _shared() -> Deps:
 
 
 def default_deps(owner: str) -> Deps:
-    """The container's adapters, with this invocation's id as the owner of any action lease."""
-    return replace(_shared(), owner=owner)
+    """The container's adapters, with this invocation as the owner of any action lease and announced try. Lambda
+    retries an asynchronous event under the same request id, so a nonce tells the retry from the attempt that
+    died: the retry must not take the dead attempt's announced tries for its own."""
+    return replace(_shared(), owner=f"{owner}/{secrets.token_hex(4)}")
 
 
 def reset() -> None:
