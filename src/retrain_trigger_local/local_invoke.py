@@ -301,6 +301,7 @@ class SamLocal:
                 check=False,
             )
         seconds = time.monotonic() - started
+        self.timings[f"invoke {len(self.timings)} {function}"] = seconds
         if done.returncode != 0:
             raise RuntimeError(f"sam local invoke {function} failed ({done.returncode}):\n{done.stderr}")
         return Invocation(function, _payload(done.stdout), done.stderr, seconds)

@@ -13,6 +13,14 @@ import pytest
 
 from retrain_trigger_local.local_invoke import SamLocal, SamLocalUnavailableError
 
+_TIMINGS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The tier's cost, in every run's output: it is budgeted (README, "Running it with SAM")."""
+    for line in _TIMINGS:
+        terminalreporter.write_line(f"sam-local timings: {line}")
+
 
 @pytest.fixture(scope="module")
 def sam_local() -> Iterator[SamLocal]:
@@ -27,3 +35,4 @@ def sam_local() -> Iterator[SamLocal]:
         yield local
     finally:
         local.__exit__(None, None, None)
+        _TIMINGS.append(", ".join(f"{step} {seconds:.1f}s" for step, seconds in local.timings.items()))
