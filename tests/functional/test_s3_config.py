@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.s3_config import S3ConfigSource
 from retrain_trigger.errors import ConfigError, DependencyError, RetryableError
+from retrain_trigger_local.template import resource_properties
 from tests.support.resources import REGION
 from tests.support.scale import create_config_bucket, use_s3_config
 from tests.support.world import TICK, World
@@ -50,6 +51,14 @@ def test_the_templates_bucket_is_versioned_encrypted_and_never_public(s3: S3Clie
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+
+
+def test_the_templates_bucket_refuses_every_request_not_made_over_tls() -> None:
+    (statement,) = resource_properties("ConfigBucketPolicy")["PolicyDocument"]["Statement"]
+
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    assert statement["Resource"] == [{"Fn::GetAtt": ["ConfigBucket", "Arn"]}, {"Fn::Sub": "${ConfigBucket.Arn}/*"}]
 
 
 def test_a_document_far_beyond_ssms_8_kib_loads_with_its_etag_as_the_version(s3: S3Client, bucket: str) -> None:

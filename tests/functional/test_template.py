@@ -213,10 +213,16 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
         "EvaluatorFunctionName",
         "LifecycleFunctionName",
         "SharedLayerArn",
+        "ScoreWindowTableName",
+        "ConfigBucketName",
+        "ConfigObjectUri",
     }
     ddb, sqs, events, awslambda = client("dynamodb"), client("sqs"), client("events"), client("lambda")
     assert ddb.describe_table(TableName=outputs["StateTableName"])["Table"]["TableStatus"] == "ACTIVE"
     assert ddb.describe_table(TableName=outputs["ScoreTableName"])["Table"]["TableStatus"] == "ACTIVE"
+    assert ddb.describe_table(TableName=outputs["ScoreWindowTableName"])["Table"]["TableStatus"] == "ACTIVE"
+    client("s3").head_bucket(Bucket=outputs["ConfigBucketName"])  # its settings: tests/functional/test_s3_config.py
+    assert outputs["ConfigObjectUri"] == f"s3://{outputs['ConfigBucketName']}/monitors.json"
     assert client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])["Attributes"]["DisplayName"] == (
         "retrain-trigger"
     )
@@ -353,7 +359,8 @@ def test_every_resource_of_the_template_is_created_or_reported(stack: StackInfo)
     not_created = {s.resource_type for s in stack.skipped if s.action.startswith("not created")}
     # moto's CloudFormation has no model of an EventInvokeConfig (moto's Lambda API has one, but the local stack
     # does not call it yet): the failure destination is checked on SAM's translation in test_template_operations.
-    assert not_created <= {"AWS::Lambda::EventInvokeConfig"}
+    # Nor of a bucket policy: the config bucket's TLS-only policy is checked on the template in test_s3_config.
+    assert not_created <= {"AWS::Lambda::EventInvokeConfig", "AWS::S3::BucketPolicy"}
     assert not {lid for lid in active if lid.startswith("Webhook")}
 
 
@@ -436,7 +443,7 @@ def test_the_same_stack_is_created_on_the_embedded_moto_server() -> None:
 
     assert json.loads(value)["defaults"]["source"]["type"] == "cloudwatch"
     skipped_types = {s.resource_type for s in stack.skipped} - {"AWS::Lambda::EventInvokeConfig"}  # see above
-    assert skipped_types == {"AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm"}
+    assert skipped_types == {"AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy"}
 
 
 def test_the_functions_build_from_requirements_that_install_nothing() -> None:

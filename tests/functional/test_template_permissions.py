@@ -103,6 +103,7 @@ def allowed(world: World, role: str) -> list[tuple[list[str], list[str]]]:
     refs = {
         "StateTable.Arn": table(world.state_table),
         "ScoreTable.Arn": table(world.score_table),
+        "ScoreWindowTable.Arn": table(f"{resources.STACK_NAME}-score-windows"),
         "AlertTopic": world.topic,
         "RetrainQueue.Arn": arn("sqs", world.queue.rsplit("/", 1)[1]),
         "EventBus.Arn": arn("events", f"event-bus/{world.bus}"),

@@ -166,12 +166,13 @@ def test_the_pending_action_index_lists_only_the_monitors_with_actions_waiting(a
 
 def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(stack: StackInfo) -> None:
     state, scores = table_arn(stack, "StateTableName"), table_arn(stack, "ScoreTableName")
+    windows = table_arn(stack, "ScoreWindowTableName")
     pipeline = pipeline_arn("churn-model-retraining")
 
     assert grants(stack, "EvaluatorFunctionRole") == {
         # A transaction is authorized per item (Put, Update, ConditionCheck): there is no TransactWriteItems action.
-        "dynamodb:BatchGetItem": {state, scores},
-        "dynamodb:GetItem": {state, scores},
+        "dynamodb:BatchGetItem": {state, windows},
+        "dynamodb:GetItem": {state},
         "dynamodb:PutItem": {state},
         "dynamodb:UpdateItem": {state},
         "dynamodb:ConditionCheckItem": {state},

@@ -43,3 +43,64 @@ def use_s3_config(world: World, monkeypatch: pytest.MonkeyPatch, document: str) 
         monkeypatch.setenv(name, value)
     wiring.reset()
     return bucket, key
+
+
+# --- score windows: the score table's stream, read from moto as Lambda's event source mapping would -------------
+
+STREAMS_ENDPOINT = f"https://streams.dynamodb.{resources.REGION}.amazonaws.com"  # moto answers this one, not botocore's
+WINDOW_TABLE = f"{resources.STACK_NAME}-score-windows"
+
+
+def create_window_table(ddb: Any, name: str = WINDOW_TABLE) -> str:
+    return resources.create_table(ddb, "ScoreWindowTable", name)
+
+
+def enable_score_stream(ddb: Any, score_table: str) -> str:
+    """The template's StreamSpecification of ScoreTable on the (already created) table; returns the stream's ARN."""
+    view = resource_properties("ScoreTable")["StreamSpecification"]["StreamViewType"]
+    response = ddb.update_table(
+        TableName=score_table, StreamSpecification={"StreamEnabled": True, "StreamViewType": view}
+    )
+    return str(response["TableDescription"]["LatestStreamArn"])
+
+
+class ScoreStream:
+    """The records of a table's stream, each shard read from its start, as event source mappings deliver them."""
+
+    def __init__(self, stream_arn: str) -> None:
+        import boto3  # noqa: PLC0415 - created under the test's mock_aws
+
+        self.client = boto3.client("dynamodbstreams", region_name=resources.REGION, endpoint_url=STREAMS_ENDPOINT)
+        self.arn = stream_arn
+        self.iterators: dict[str, str] = {}
+
+    def new_records(self) -> list[dict[str, Any]]:
+        """The records written since the last call, in the Lambda event's shape."""
+        records: list[dict[str, Any]] = []
+        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = (
+                self.iterators.get(shard_id)
+                or self.client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
+            while True:  # GetRecords answers at most 1,000 records a call
+                page = self.client.get_records(ShardIterator=iterator)
+                iterator = self.iterators[shard_id] = page["NextShardIterator"]
+                for record in page["Records"]:
+                    stream = dict(record["dynamodb"])
+                    stream["ApproximateCreationDateTime"] = stream["ApproximateCreationDateTime"].timestamp()
+                    records.append({**record, "dynamodb": stream, "eventSourceARN": self.arn})
+                if not page["Records"]:
+                    break
+        return records
+
+
+def use_score_windows(world: World, monkeypatch: pytest.MonkeyPatch) -> ScoreStream:
+    """Switch the world to score windows: the score table's stream, the window table, SCORE_WINDOW_TABLE_NAME."""
+    ddb = aws_client("dynamodb")
+    stream = ScoreStream(enable_score_stream(ddb, world.score_table))
+    monkeypatch.setenv("SCORE_WINDOW_TABLE_NAME", create_window_table(ddb))
+    wiring.reset()
+    return stream

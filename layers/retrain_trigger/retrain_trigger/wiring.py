@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from retrain_trigger.adapters.actions import AwsActionGateway
-from retrain_trigger.adapters.clients import aws_client
+from retrain_trigger.adapters.clients import forget_clients
+from retrain_trigger.adapters.score_windows import ScoreWindowWriter, WindowedScoreSource
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.outbox import RetryPolicy
-from retrain_trigger.ports import ConfigSource
+from retrain_trigger.ports import ConfigSource, ScoreSource
 from retrain_trigger.service import Deps
 from retrain_trigger.settings import Settings, get_settings
 
@@ -32,14 +33,27 @@ def config_source(settings: Settings) -> ConfigSource:
     return SsmConfigSource(settings.config_parameter_name, max_age_seconds=settings.config_max_age_seconds)
 
 
+def dynamodb_scores(settings: Settings) -> ScoreSource:
+    """With a window table, one BatchGetItem per 100 monitors (the Query path for those without a window)."""
+    queries = DynamoDBScoreSource(settings.score_table_name)
+    if not settings.score_window_table_name:
+        return queries
+    return WindowedScoreSource(settings.score_window_table_name, queries)
+
+
+@cache
+def score_window_writer() -> ScoreWindowWriter:
+    """The score stream consumer's adapter."""
+    settings = get_settings()
+    return ScoreWindowWriter(settings.score_window_table_name, settings.score_table_name)
+
+
 @cache
 def _shared() -> Deps:
     settings = get_settings()
     return Deps(
         config=config_source(settings),
-        scores=ScoreSources(
-            {"dynamodb": DynamoDBScoreSource(settings.score_table_name), "cloudwatch": CloudWatchScoreSource()}
-        ),
+        scores=ScoreSources({"dynamodb": dynamodb_scores(settings), "cloudwatch": CloudWatchScoreSource()}),
         states=DynamoDBStateStore(settings.state_table_name, ttl_days=settings.history_ttl_days),
         actions=AwsActionGateway(
             topic_arn=settings.alert_topic_arn,
@@ -67,5 +81,6 @@ def default_deps(owner: str) -> Deps:
 def reset() -> None:
     """Forget the cached settings and adapters (tests and the demo change the environment)."""
     _shared.cache_clear()
+    score_window_writer.cache_clear()
     get_settings.cache_clear()
-    aws_client.cache_clear()
+    forget_clients()
