@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from retrain_trigger import wiring
-from retrain_trigger.adapters.clients import CLIENT_CONFIG, aws_client
+from retrain_trigger.adapters.clients import CLIENT_CONFIG, forget_clients
 from tests.support import resources
 from tests.support.world import World
 
@@ -40,10 +40,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws() -> Iterator[None]:
     """moto's mock_aws; the process-wide clients are dropped around it so no test inherits another's hooks."""
-    aws_client.cache_clear()
+    forget_clients()
     with mock_aws():
         yield
-    aws_client.cache_clear()
+    forget_clients()
 
 
 @pytest.fixture

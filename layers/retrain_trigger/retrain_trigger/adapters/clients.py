@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,10 +50,26 @@ CLIENT_CONFIG = Config(
 )
 
 
+_creating = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    # One session per process: each new session parses botocore's endpoint data again (~0.15 s a client).
+    return boto3.session.Session()
+
+
 @functools.cache
 def aws_client(service: str) -> Any:
     """The process-wide client for `service` (thread-safe once created). Never call at import time."""
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    with _creating:  # a boto3 session is not safe to create clients from in parallel
+        return _session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def forget_clients() -> None:
+    """Drop the process's clients and session (tests and the demo change the environment between runs)."""
+    aws_client.cache_clear()
+    _session.cache_clear()
 
 
 def is_retryable_code(code: str) -> bool:
