@@ -21,6 +21,7 @@ from retrain_trigger_local.bench.replay import replay_rate
 from retrain_trigger_local.bench.report import BenchReport, json_line
 from retrain_trigger_local.bench.scenario import seed
 from retrain_trigger_local.bench.ticks import VariantRun, check_steady, run_variant
+from retrain_trigger_local.bench.windows import windows_available
 from retrain_trigger_local.moto_server import MotoServer
 
 MONITORS = 150  # more than one BatchGetItem of states (100 keys), less than one GetMetricData (500 queries)
@@ -85,6 +86,19 @@ def test_ours_reads_cloudwatch_scores_500_queries_a_call_and_states_100_keys_a_c
     assert _operation(ours, "dynamodb.BatchGetItem") == math.ceil(MONITORS / 100)
     assert ours.calls_per_tick is not None
     assert ours.calls_per_tick <= 1.5 * floor_calls(MONITORS, "cloudwatch")
+
+
+def test_ours_reads_dynamodb_score_windows_100_keys_a_call_where_the_build_has_them(
+    dynamodb_runs: dict[str, VariantRun],
+) -> None:
+    if not windows_available():
+        pytest.skip("this checkout has no score window table: the DynamoDB source reads one Query per monitor")
+    ours = dynamodb_runs["ours"]
+    # windows and states: 100 keys a call each, and no Query per monitor
+    assert _operation(ours, "dynamodb.BatchGetItem") == 2 * math.ceil(MONITORS / 100)
+    assert _operation(ours, "dynamodb.Query") < MONITORS / 100
+    assert ours.calls_per_tick is not None
+    assert ours.calls_per_tick <= 1.5 * floor_calls(MONITORS, "dynamodb")
 
 
 def test_ours_writes_nothing_and_repeats_the_same_calls_when_nothing_changes(

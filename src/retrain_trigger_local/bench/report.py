@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from retrain_trigger_local.bench import cost
 from retrain_trigger_local.bench.artefacts import BuildSizes
-from retrain_trigger_local.bench.fanout import Fanout
+from retrain_trigger_local.bench.fanout import Fanout, ShardRun
 from retrain_trigger_local.bench.floor import floor_calls
 from retrain_trigger_local.bench.imports import ImportTiming
 from retrain_trigger_local.bench.replay import ReplayRate
@@ -163,7 +164,7 @@ class BenchReport:
                     ]
                 )
         header = ["source", "N", "ours", "naive", "floor", "ours/eval", "naive/eval", "floor/eval"]
-        return _table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lr", rows)
+        return _table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lrrrrrrrrrl", rows)
 
     def time_table(self) -> str:
         rows = []
@@ -178,7 +179,7 @@ class BenchReport:
                         _ms(ours),
                         _cpu_ms(ours),
                         _ms(naive),
-                        "-" if ratio is None else f"{ratio:.1f}x",
+                        _ratio_text(ratio, ours, naive),
                         _ticks(ours),
                         _ticks(naive),
                     ]
@@ -232,17 +233,32 @@ class BenchReport:
     def fanout_table(self) -> str:
         assert self.fanout is not None
         f = self.fanout
-        rows = [
-            [str(s.shard), f"{s.monitors:,}", str(s.total), f"{s.seconds * 1000:.0f}", _by_operation(s.calls)]
-            for s in f.shards
-        ]
+
+        def row(s: ShardRun) -> list[str]:
+            return [str(s.shard), f"{s.monitors:,}", str(s.total), f"{s.seconds * 1000:,.0f}", _by_operation(s.calls)]
+
+        shown = f.shards if len(f.shards) <= 12 else [*f.shards[:3], None, *f.shards[-2:]]
+        rows = [row(s) if s is not None else ["…", "", "", "", "(every shard: bench.json)"] for s in shown]
+        if f.shards:
+            ms = sorted(s.seconds * 1000 for s in f.shards)
+            calls = sorted(s.total for s in f.shards)
+            rows.append(
+                [
+                    "per shard",
+                    "",
+                    f"{calls[0]}-{calls[-1]}",
+                    f"{ms[0]:,.0f} / {statistics.median(ms):,.0f} / {ms[-1]:,.0f}",
+                    "calls min-max; ms min / median / max",
+                ]
+            )
         rows.append(
             [
                 f"**total** ({len(f.shards)} of {f.planned} shards)",
                 f"{f.evaluated:,}",
-                str(f.total_calls),
-                f"{f.total_seconds * 1000:.0f}",
-                "" if f.complete else f"stopped by the {f.cap_seconds:.0f} s cap",
+                f"{f.total_calls:,}",
+                f"{f.total_seconds * 1000:,.0f}",
+                f"floor {sum(floor_calls(s.monitors, f.source) for s in f.shards):,}"
+                + ("" if f.complete else f"; stopped by the {f.cap_seconds:.0f} s cap"),
             ]
         )
         intro = (
@@ -345,6 +361,14 @@ def _ms(run: VariantRun | None) -> str:
     if run.complete and run.seconds_per_tick is not None:
         return f"{run.seconds_per_tick * 1000:,.0f}"
     return f"> {run.cap_seconds * 1000:,.0f} (stopped)"
+
+
+def _ratio_text(ratio: float | None, ours: VariantRun | None, naive: VariantRun | None) -> str:
+    if ratio is not None:
+        return f"{ratio:.1f}x"
+    if ours and naive and ours.complete and not naive.complete and ours.seconds_per_tick:
+        return f"> {naive.cap_seconds / ours.seconds_per_tick:.1f}x (naive stopped)"  # a bound, not a measure
+    return "-"
 
 
 def _cpu_ms(run: VariantRun | None) -> str:

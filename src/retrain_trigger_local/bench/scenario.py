@@ -37,6 +37,7 @@ THRESHOLDS = {"critical": 0.2, "reset": 0.15, "warning": 0.1}
 
 STATE_TABLE = "bench-state"
 NAIVE_STATE_TABLE = "bench-naive-state"
+WINDOW_TABLE = "bench-score-windows"
 SCORE_TABLE = "bench-scores"
 CONFIG_BUCKET = "bench-config"
 CONFIG_KEY = "monitors.json"
@@ -117,6 +118,7 @@ class World:
     indexes: tuple[int, ...]
     topic_arn: str
     queue_url: str
+    windows: bool = False  # DynamoDB source: the score window table, kept by the real stream consumer
 
     @property
     def size(self) -> int:
@@ -138,6 +140,7 @@ class World:
             # Ticks are an hour apart in production, so each one reads the configuration once.
             "CONFIG_MAX_AGE_SECONDS": "0",
             "TICK_MINUTES": str(int(TICK.total_seconds() // 60)),
+            **({"SCORE_WINDOW_TABLE_NAME": WINDOW_TABLE} if self.windows else {}),
         }
 
     def child_environment(self) -> dict[str, str]:
@@ -171,6 +174,8 @@ def _create_table(dynamodb: DynamoDBClient, name: str, logical_id: str) -> None:
 def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
     """Tables from template.yaml's own properties, the topic, queue and bus, the configuration, and one score per
     monitor, on an empty moto account (the caller resets the server between worlds)."""
+    from retrain_trigger_local.bench.windows import deliver, enable_stream, windows_available  # noqa: PLC0415 - a cycle
+
     session = _session()
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     for name, logical_id in (
@@ -187,6 +192,9 @@ def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
     session.client("ssm", endpoint_url=endpoint).put_parameter(
         Name=CONFIG_PARAMETER, Value=document, Type="String", Tier="Advanced"
     )
+    windows = source == "dynamodb" and windows_available()
+    if windows:
+        enable_stream(dynamodb, SCORE_TABLE)  # before the scores: the consumer reads them from the stream
     if source == "dynamodb":
         _seed_score_items(dynamodb, indexes)
     else:
@@ -196,7 +204,10 @@ def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
         QueueName=QUEUE, Attributes={"FifoQueue": "true"}
     )["QueueUrl"]
     session.client("events", endpoint_url=endpoint).create_event_bus(Name=BUS)
-    return World(endpoint, source, tuple(indexes), topic_arn, queue_url)
+    world = World(endpoint, source, tuple(indexes), topic_arn, queue_url, windows)
+    if windows:
+        deliver(world)
+    return world
 
 
 def _seed_score_items(dynamodb: DynamoDBClient, indexes: Sequence[int]) -> None:
