@@ -216,6 +216,8 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
         "ScoreWindowTableName",
         "ConfigBucketName",
         "ConfigObjectUri",
+        "ShardQueueUrl",
+        "ShardDeadLetterQueueUrl",
     }
     ddb, sqs, events, awslambda = client("dynamodb"), client("sqs"), client("events"), client("lambda")
     assert ddb.describe_table(TableName=outputs["StateTableName"])["Table"]["TableStatus"] == "ACTIVE"

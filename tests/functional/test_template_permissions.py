@@ -108,6 +108,7 @@ def allowed(world: World, role: str) -> list[tuple[list[str], list[str]]]:
         "RetrainQueue.Arn": arn("sqs", world.queue.rsplit("/", 1)[1]),
         "EventBus.Arn": arn("events", f"event-bus/{world.bus}"),
         "FunctionFailureQueue.Arn": arn("sqs", f"{resources.STACK_NAME}-function-failures"),
+        "ShardQueue.Arn": arn("sqs", f"{resources.STACK_NAME}-shards"),
         "ConfigBucket": f"{resources.STACK_NAME}-config",
         "ConfigBucket.Arn": f"arn:aws:s3:::{resources.STACK_NAME}-config",
     }

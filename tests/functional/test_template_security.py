@@ -167,6 +167,9 @@ def test_the_pending_action_index_lists_only_the_monitors_with_actions_waiting(a
 def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(stack: StackInfo) -> None:
     state, scores = table_arn(stack, "StateTableName"), table_arn(stack, "ScoreTableName")
     windows = table_arn(stack, "ScoreWindowTableName")
+    shards = client("sqs").get_queue_attributes(QueueUrl=stack.outputs["ShardQueueUrl"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     pipeline = pipeline_arn("churn-model-retraining")
 
     assert grants(stack, "EvaluatorFunctionRole") == {
@@ -181,7 +184,12 @@ def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(
         "s3:GetObject": {config_object_arn(stack)},
         "cloudwatch:GetMetricData": {"*"},  # no resource-level permission exists for it
         "sns:Publish": {stack.outputs["AlertTopicArn"]},
-        "sqs:SendMessage": {stack.outputs["RetrainQueueArn"], stack.outputs["FunctionFailureQueueArn"]},
+        "sqs:SendMessage": {stack.outputs["RetrainQueueArn"], stack.outputs["FunctionFailureQueueArn"], shards},
+        # The shards of a large tick, consumed through its own event source mapping (no managed SQS policy).
+        "sqs:ReceiveMessage": {shards},
+        "sqs:DeleteMessage": {shards},
+        "sqs:GetQueueAttributes": {shards},
+        "sqs:ChangeMessageVisibility": {shards},
         "events:PutEvents": {stack.outputs["EventBusArn"]},
         "sagemaker:StartPipelineExecution": {pipeline, f"{pipeline}/execution/*"},
         "sagemaker:DescribePipelineExecution": {pipeline, f"{pipeline}/execution/*"},

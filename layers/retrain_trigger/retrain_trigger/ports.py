@@ -120,3 +120,20 @@ class ActionGateway(Protocol):
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
         """The ARN of the execution a start with this key created, if any (its description carries the key)."""
         ...
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A part of one tick, for one invocation: the monitors to decide at `now`, and those not due whose outbox has
+    actions waiting (each such monitor is in exactly one shard of the tick, so it is delivered once)."""
+
+    now: datetime
+    due: tuple[str, ...]
+    waiting: tuple[str, ...] = ()
+
+
+class ShardQueue(Protocol):
+    def send(self, shards: Sequence[Shard]) -> None:
+        """Queue every shard, or raise (RetryableError/DependencyError): a tick whose shards were not all sent fails,
+        and its retry sends them again (a shard evaluated twice changes nothing)."""
+        ...

@@ -19,7 +19,7 @@ from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, R
 from retrain_trigger.model import Decision, LifecycleEvent, LifecycleKind, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, history, leased, next_ready
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
-from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, StateStore
+from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
 
 STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
 # A scheduled event's time is when it was due: never much after the clock. One far ahead is not a tick of ours.
@@ -41,6 +41,8 @@ class Deps:
     tick: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=15)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    shards: ShardQueue | None = None  # None: one invocation evaluates the whole tick, however many are due
+    shard_size: int = 2000  # the most due monitors one invocation evaluates before the tick fans out
 
 
 @dataclass
@@ -71,12 +73,13 @@ class Report:
     now: datetime
     config_version: str
     results: list[MonitorResult] = field(default_factory=list)
+    shards: int = 0  # shards this invocation sent to the queue instead of evaluating them itself
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "now": self.now.isoformat(),
             "config_version": self.config_version,
             "evaluated": len(self.results),
@@ -84,6 +87,7 @@ class Report:
             "errors": self.count("error"),
             "monitors": [r.as_dict() for r in self.results],
         }
+        return out | {"shards": self.shards} if self.shards else out
 
 
 def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
@@ -101,7 +105,51 @@ def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     for problem in catalog.errors:
         report.results.append(_failed(problem.monitor_id, problem, deps, now))
     due = [m for m in catalog.monitors if is_due(m.every, now, deps.tick, m.evaluation_delay)]
-    visiting = due + _waiting(catalog, {m.id for m in due}, deps, report, now)
+    waiting = _waiting(catalog, {m.id for m in due}, deps, report, now)
+    if deps.shards is not None and len(due) > deps.shard_size:
+        report.shards = _fan_out(due, waiting, now, deps.shards, deps.shard_size)
+        return report
+    return _evaluate(due, waiting, now, catalog.version, deps, report)
+
+
+def evaluate_shard(shard: Shard, deps: Deps) -> Report:
+    """A shard's entry point (the evaluator consuming its queue): its due monitors decided at the tick's time, its
+    waiting outboxes delivered. Evaluated twice, it changes nothing: the state's conditional writes and the outbox's
+    lease and keys hold across invocations as within one. A monitor no longer configured is skipped."""
+    catalog = deps.config.load()  # a broken document fails the shard, which the queue retries (the tick alerted)
+    report = Report(now=shard.now, config_version=catalog.version)
+    known = {i: catalog.get(i) for i in (*shard.due, *shard.waiting)}
+    for monitor_id in (i for i, m in known.items() if m is None):
+        report.results.append(MonitorResult(monitor_id, "ignored", error={"problem": "no longer configured"}))
+    due = [m for i in dict.fromkeys(shard.due) if (m := known[i]) is not None]
+    waiting = [m for i in dict.fromkeys(shard.waiting) if i not in shard.due and (m := known[i]) is not None]
+    return _evaluate(due, waiting, shard.now, catalog.version, deps, report)
+
+
+def plan_shards(due: Sequence[str], waiting: Sequence[str], now: datetime, size: int) -> list[Shard]:
+    """`due` in shards of at most `size`; each waiting outbox assigned to exactly one of them."""
+    count = max(1, -(-len(due) // size))
+    return [Shard(now, tuple(due[i * size : (i + 1) * size]), tuple(waiting[i::count])) for i in range(count)]
+
+
+def _fan_out(
+    due: Sequence[MonitorConfig], waiting: Sequence[MonitorConfig], now: datetime, queue: ShardQueue, size: int
+) -> int:
+    shards = plan_shards([m.id for m in due], [m.id for m in waiting], now, size)
+    queue.send(shards)  # raises: the tick fails and its retry sends every shard again
+    return len(shards)
+
+
+def _evaluate(
+    due: Sequence[MonitorConfig],
+    waiting: Sequence[MonitorConfig],
+    now: datetime,
+    config_version: str,
+    deps: Deps,
+    report: Report,
+) -> Report:
+    """Decide `due`, deliver every outbox of `due` and `waiting`: states and scores read in batches."""
+    visiting = [*due, *waiting]
     if not visiting:
         return report
     states = _read_states([m.id for m in visiting], deps)
@@ -109,7 +157,7 @@ def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     due_ids = {m.id for m in due}
     for monitor in visiting:
         window = windows.get(monitor.id, ()) if monitor.id in due_ids else None
-        report.results.append(_isolated(monitor, states[monitor.id], window, now, catalog.version, deps))
+        report.results.append(_isolated(monitor, states[monitor.id], window, now, config_version, deps))
     return report
 
 

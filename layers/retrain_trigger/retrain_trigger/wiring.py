@@ -11,6 +11,7 @@ from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.adapters.clients import forget_clients
 from retrain_trigger.adapters.score_windows import ScoreWindowWriter, WindowedScoreSource
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
+from retrain_trigger.adapters.shard_queue import SqsShardQueue
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.outbox import RetryPolicy
 from retrain_trigger.ports import ConfigSource, ScoreSource
@@ -68,6 +69,8 @@ def _shared() -> Deps:
         retry=RetryPolicy(
             max_attempts=settings.action_max_attempts, backoff=timedelta(seconds=settings.action_backoff_seconds)
         ),
+        shards=SqsShardQueue(settings.shard_queue_url) if settings.shard_queue_url else None,
+        shard_size=settings.shard_size,
     )
 
 
