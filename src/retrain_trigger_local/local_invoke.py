@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import csv
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ from retrain_trigger_local.demo import (
     stack_parameters,
 )
 from retrain_trigger_local.deploy import DUMMY_CREDENTIALS, AwsTarget, StackInfo, deploy_stack
-from retrain_trigger_local.intrinsics import REGION
+from retrain_trigger_local.intrinsics import ACCOUNT_ID, REGION
 from retrain_trigger_local.moto_server import MotoServer
 from retrain_trigger_local.template import ROOT, load_template
 
@@ -92,6 +93,31 @@ def endpoint_image(base: str, endpoint_url: str) -> str:
     finally:
         _docker("rm", container)
     return tag
+
+
+def detach_event_sources(account_id: str = ACCOUNT_ID, region: str = REGION) -> list[str]:
+    """Stop moto delivering SQS messages and DynamoDB stream records to the stack's functions; the queues and tables
+    that had a mapping.
+
+    moto runs a mapped function itself, in a container of an image it pulls from a public registry, whenever an
+    engine answers (its "simple" Lambda backend covers Invoke only). Here the functions run only under
+    `sam local invoke`, so the messages and records stay where a test or `make invoke` can read them. The moto server
+    runs in this process: the mappings are dropped from its backends directly (moto ignores Enabled=false on a
+    stream, and DeleteEventSourceMapping leaves the queue's and the table's own links in place).
+    """
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415 - moto's internals, only for this
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    detached = []
+    sources: list[Any] = [
+        *sqs_backends[account_id][region].queues.values(),
+        *dynamodb_backends[account_id][region].tables.values(),
+    ]
+    for source in sources:
+        if source.lambda_event_source_mappings:
+            source.lambda_event_source_mappings.clear()
+            detached.append(source.name)
+    return sorted(detached)
 
 
 def _sam_images() -> list[str]:
@@ -234,9 +260,13 @@ class SamLocal:
             self.server = MotoServer(bridge_address())
             self._cleanup.callback(self.server.stop)
             self.server.reset()  # moto's backends are per process: start from an empty account
+            # With an engine answering, moto would run an invoked function itself (see detach_event_sources).
+            before = self.server.configure({"lambda": {"use_docker": False}})
+            self._cleanup.callback(self.server.configure, {"lambda": before["lambda"]})
             self.target = AwsTarget.of(self.server.endpoint_url)
             self.args = parse_args([])
             self.stack: StackInfo = deploy_stack(self.server.endpoint_url, STACK_NAME, stack_parameters(self.args))
+            self.detached = detach_event_sources()
             self.queues = prepare_world(self.client, self.stack.outputs, self.args.pipeline, self.say)
         with self._timed("endpoint image"):
             self.image = endpoint_image(self.base_image, self.server.endpoint_url)
@@ -363,7 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", nargs="?", default="EvaluatorFunction")
     parser.add_argument("event", nargs="?", type=Path, default=SCHEDULED_EVENT)
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # in step with the setup's lines on stderr
     with SamLocal() as local:
+        if local.detached:
+            print(f"moto runs no function in this session: event-source mappings detached from {local.detached}")
         tick = json.loads(SCHEDULED_EVENT.read_text())["time"]
         seeded = local.seed_reference_scores(until=tick)
         print(f"seeded {seeded} reference scores up to {tick} into {local.stack.outputs['ScoreTableName']}")

@@ -6,10 +6,12 @@ needs an empty account resets it (`reset()`).
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.request
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from moto.server import ThreadedMotoServer
 
@@ -37,6 +39,23 @@ class MotoServer:
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30):
             pass
+
+    def configure(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Set moto's own configuration (its /moto-api/config: "lambda", "batch", ...); returns the one before.
+
+        The configuration is per process, as the backends are: a caller restores what it changed.
+        """
+        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/config", timeout=30) as response:
+            before: dict[str, Any] = json.load(response)
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/config",
+            data=json.dumps(dict(config)).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+        return before
 
     def stop(self) -> None:
         self._server.stop()
