@@ -220,6 +220,7 @@ class SamLocal:
         self._say = say
         self._cleanup = contextlib.ExitStack()
         self.timings: dict[str, float] = {}
+        self.invocations = 0
 
     def say(self, text: str) -> None:
         print(text, file=self._say, flush=True)
@@ -331,7 +332,8 @@ class SamLocal:
                 check=False,
             )
         seconds = time.monotonic() - started
-        self.timings[f"invoke {len(self.timings)} {function}"] = seconds
+        self.invocations += 1
+        self.timings[f"invoke {self.invocations} ({function})"] = seconds
         if done.returncode != 0:
             raise RuntimeError(f"sam local invoke {function} failed ({done.returncode}):\n{done.stderr}")
         return Invocation(function, _payload(done.stdout), done.stderr, seconds)
