@@ -239,6 +239,10 @@ class BenchReport:
 
         shown = f.shards if len(f.shards) <= 12 else [*f.shards[:3], None, *f.shards[-2:]]
         rows = [row(s) if s is not None else ["…", "", "", "", "(every shard: bench.json)"] for s in shown]
+        if f.dispatch is not None:
+            d = f.dispatch
+            dispatch = ["scheduled tick", f"{f.monitors:,}", str(d.total), f"{d.seconds * 1000:,.0f}"]
+            rows.insert(0, [*dispatch, _by_operation(d.calls)])
         if f.shards:
             ms = sorted(s.seconds * 1000 for s in f.shards)
             calls = sorted(s.total for s in f.shards)
@@ -272,13 +276,11 @@ class BenchReport:
         b = self.build
         if not b.built:
             return f"not built: no {b.directory}/template.yaml (run `make sam-build` first)"
-        rows = [
-            [a.name, str(a.files), f"{a.bytes_on_disk / 2**20:.1f}", f"{a.zipped_bytes / 2**20:.1f}"]
-            for a in b.artefacts
-        ]
-        return f"{b.directory}, built {b.built_at}\n\n" + _table(
-            ["artefact", "files", "MiB on disk", "MiB zipped"], "lr", rows
-        )
+        rows = [[a.name, str(a.files), _size(a.bytes_on_disk), _size(a.zipped_bytes)] for a in b.artefacts]
+        total = [sum(a.bytes_on_disk for a in b.artefacts), sum(a.zipped_bytes for a in b.artefacts)]
+        rows.append(["**total**", str(sum(a.files for a in b.artefacts)), _size(total[0]), _size(total[1])])
+        header = ["artefact", "files", "on disk", "zipped"]
+        return f"{b.directory}, built {b.built_at}\n\n" + _table(header, "lr", rows)
 
     def cost_table(self, size: int) -> str:
         ours, naive = self.cost("ours", "cloudwatch", size), self.cost("naive", "cloudwatch", size)
@@ -304,6 +306,10 @@ class BenchReport:
             "512 MB arm64. Logs: the bytes the handler wrote per tick. Transitions (rare) are not counted.\n\n"
         )
         return note + _table(["item", "ours USD/month", "naive USD/month"], "lr", rows)
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

@@ -41,10 +41,10 @@ WINDOW_TABLE = "bench-score-windows"
 SCORE_TABLE = "bench-scores"
 CONFIG_BUCKET = "bench-config"
 CONFIG_KEY = "monitors.json"
-CONFIG_PARAMETER = "/bench/monitors"
 NAMESPACE = "Bench/Drift"
 TOPIC = "bench-alerts"
 QUEUE = "bench-retrain.fifo"
+SHARD_QUEUE = "bench-shards"
 BUS = "bench-bus"
 
 # What every process talking to the moto server needs (dummy credentials, never real ones).
@@ -119,14 +119,14 @@ class World:
     topic_arn: str
     queue_url: str
     windows: bool = False  # DynamoDB source: the score window table, kept by the real stream consumer
+    shard_queue_url: str = ""  # where a tick with more due monitors than SHARD_SIZE sends its shards
 
     @property
     def size(self) -> int:
         return len(self.indexes)
 
     def evaluator_environment(self) -> dict[str, str]:
-        """The evaluator's settings, as template.yaml sets them (plus the config in S3, issue 9's choice for fleets
-        beyond 8 KiB; a build that still reads SSM finds the same document there)."""
+        """The evaluator's settings, as template.yaml sets them: the configuration in S3 (SSM holds 8 KiB at most)."""
         return {
             "STATE_TABLE_NAME": STATE_TABLE,
             "SCORE_TABLE_NAME": SCORE_TABLE,
@@ -136,15 +136,23 @@ class World:
             "CONFIG_SOURCE": "s3",
             "CONFIG_BUCKET": CONFIG_BUCKET,
             "CONFIG_KEY": CONFIG_KEY,
-            "CONFIG_PARAMETER_NAME": CONFIG_PARAMETER,
             # Ticks are an hour apart in production, so each one reads the configuration once.
             "CONFIG_MAX_AGE_SECONDS": "0",
             "TICK_MINUTES": str(int(TICK.total_seconds() // 60)),
             **({"SCORE_WINDOW_TABLE_NAME": WINDOW_TABLE} if self.windows else {}),
+            **({"SHARD_QUEUE_URL": self.shard_queue_url} if self.shard_queue_url else {}),
         }
 
     def child_environment(self) -> dict[str, str]:
-        return {**SANDBOX_ENV, **FUNCTION_ENV, **self.evaluator_environment(), "AWS_ENDPOINT_URL": self.endpoint}
+        # No X-Ray daemon nor trace header here: tracing would only log that it has nowhere to send segments.
+        # (The cold-import probe keeps it on, as the template does: importing the X-Ray SDK is a cold-start cost.)
+        return {
+            **SANDBOX_ENV,
+            **FUNCTION_ENV,
+            **self.evaluator_environment(),
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
 
 
 def _session() -> boto3.session.Session:
@@ -171,9 +179,16 @@ def _create_table(dynamodb: DynamoDBClient, name: str, logical_id: str) -> None:
     )
 
 
-def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
-    """Tables from template.yaml's own properties, the topic, queue and bus, the configuration, and one score per
-    monitor, on an empty moto account (the caller resets the server between worlds)."""
+def seed(
+    endpoint: str,
+    source: Source,
+    indexes: Sequence[int],
+    configured: Sequence[int] | None = None,
+    shard_queue: bool = False,
+) -> World:
+    """Tables from template.yaml's own properties, the topic, queue and bus, the configuration of `configured`
+    monitors (default: `indexes`), and one score for each of `indexes`, on an empty moto account (the caller resets
+    the server between worlds). With `shard_queue`, the queue a too-large tick is sharded to."""
     from retrain_trigger_local.bench.windows import deliver, enable_stream, windows_available  # noqa: PLC0415 - a cycle
 
     session = _session()
@@ -184,14 +199,10 @@ def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
         (SCORE_TABLE, "ScoreTable"),
     ):
         _create_table(dynamodb, name, logical_id)
-    document = json.dumps(catalog_document(indexes, source))
+    document = json.dumps(catalog_document(indexes if configured is None else configured, source))
     s3 = session.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=CONFIG_BUCKET)
     s3.put_object(Bucket=CONFIG_BUCKET, Key=CONFIG_KEY, Body=document.encode())
-    # moto does not enforce SSM's 8 KiB (Advanced tier) limit; a build that still reads SSM gets the same document.
-    session.client("ssm", endpoint_url=endpoint).put_parameter(
-        Name=CONFIG_PARAMETER, Value=document, Type="String", Tier="Advanced"
-    )
     windows = source == "dynamodb" and windows_available()
     if windows:
         enable_stream(dynamodb, SCORE_TABLE)  # before the scores: the consumer reads them from the stream
@@ -204,7 +215,10 @@ def seed(endpoint: str, source: Source, indexes: Sequence[int]) -> World:
         QueueName=QUEUE, Attributes={"FifoQueue": "true"}
     )["QueueUrl"]
     session.client("events", endpoint_url=endpoint).create_event_bus(Name=BUS)
-    world = World(endpoint, source, tuple(indexes), topic_arn, queue_url, windows)
+    shards = ""
+    if shard_queue:
+        shards = session.client("sqs", endpoint_url=endpoint).create_queue(QueueName=SHARD_QUEUE)["QueueUrl"]
+    world = World(endpoint, source, tuple(indexes), topic_arn, queue_url, windows, shards)
     if windows:
         deliver(world)
     return world

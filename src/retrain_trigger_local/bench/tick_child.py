@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, Literal, TextIO
 
@@ -62,12 +63,14 @@ class _Writer:
         self.out.flush()
 
 
-def _ours(size: int) -> Callable[[int], dict[str, Any]]:
+def _ours(size: int, event: dict[str, Any] | None) -> Callable[[int], dict[str, Any]]:
     app = load_evaluator_app()
 
     def tick(k: int) -> dict[str, Any]:
         context = LambdaContext("retrain-trigger-evaluator", f"bench-{size}-tick-{k}")
-        answer: dict[str, Any] = app.lambda_handler(scheduled_event(tick_time(k)), context)
+        answer: dict[str, Any] = app.lambda_handler(event or scheduled_event(tick_time(k)), context)
+        if "batchItemFailures" in answer:  # a queue's batch: the handler answers with what failed, no report
+            return {"errors": len(answer["batchItemFailures"]), "outcomes": {"batch": 1}}
         outcomes = Counter(str(m.get("outcome")) for m in answer.get("monitors", []))
         return {
             "evaluated": answer.get("evaluated"),
@@ -79,7 +82,8 @@ def _ours(size: int) -> Callable[[int], dict[str, Any]]:
     return tick
 
 
-def run(variant: Variant, size: int, ticks: int, out: TextIO) -> None:
+def run(variant: Variant, size: int, ticks: int, out: TextIO, event: dict[str, Any] | None = None) -> None:
+    """`ticks` scheduled ticks, or (ours only) one invocation with `event`."""
     writer = _Writer(out)
     counter = CallCounter()
     progress: dict[str, Any] = {"tick": 0, "start": time.perf_counter(), "evaluated": None}
@@ -101,7 +105,7 @@ def run(variant: Variant, size: int, ticks: int, out: TextIO) -> None:
     with counter.installed():
         tick: Callable[[int], dict[str, Any]]
         if variant == "ours":
-            tick = _ours(size)
+            tick = _ours(size, event)
         else:
             from retrain_trigger_local.bench.naive import NaiveLoop  # noqa: PLC0415 - only the naive child needs it
 
@@ -129,9 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--ticks", type=int, required=True)
     parser.add_argument("--result", required=True)
+    parser.add_argument("--event", help="a JSON file: the event of the one invocation (default: scheduled ticks)")
     args = parser.parse_args(argv)
-    with open(args.result, "a") as out:
-        run(args.variant, args.size, args.ticks, out)
+    event = json.loads(Path(args.event).read_text()) if args.event else None
+    with Path(args.result).open("a") as out:
+        run(args.variant, args.size, args.ticks, out, event)
     return 0
 
 

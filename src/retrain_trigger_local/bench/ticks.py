@@ -110,7 +110,7 @@ class ScenarioError(RuntimeError):
     """A variant did not do what the scenario needs (every monitor evaluated, nothing changed, no error)."""
 
 
-def child_command(variant: Variant, size: int, ticks: int, result: Path) -> list[str]:
+def child_command(variant: Variant, size: int, ticks: int, result: Path, event: Path | None = None) -> list[str]:
     return [
         *RSS_LAUNCHER,
         sys.executable,
@@ -124,6 +124,7 @@ def child_command(variant: Variant, size: int, ticks: int, result: Path) -> list
         str(ticks),
         "--result",
         str(result),
+        *(["--event", str(event)] if event else []),
     ]
 
 
@@ -133,14 +134,24 @@ def child_env(world: World, extra: dict[str, str] | None = None) -> dict[str, st
 
 
 def run_variant(
-    world: World, variant: Variant, ticks: int, cap_seconds: float, extra_env: dict[str, str] | None = None
+    world: World,
+    variant: Variant,
+    ticks: int,
+    cap_seconds: float,
+    extra_env: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
 ) -> VariantRun:
-    """`ticks` ticks of `variant` in one fresh process; past `cap_seconds` it is stopped and says how far it got."""
+    """`ticks` ticks of `variant` in one fresh process (or, for ours, one invocation with `event`); past
+    `cap_seconds` it is stopped and says how far it got."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         result, logs = Path(tmp) / "ticks.jsonl", Path(tmp) / "stdout.log"
+        event_file = None
+        if event is not None:
+            event_file = Path(tmp) / "event.json"
+            event_file.write_text(json.dumps(event))
         with logs.open("wb") as stdout:
             child = subprocess.Popen(
-                child_command(variant, world.size, ticks, result),
+                child_command(variant, world.size, ticks, result, event_file),
                 env=child_env(world, extra_env),
                 cwd=ROOT,
                 stdout=stdout,  # the handler's logs and EMF metrics, as Lambda would ship them
