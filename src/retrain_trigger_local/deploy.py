@@ -1,19 +1,17 @@
 """Create the SAM stack from template.yaml in moto, in-process (`mock_aws`) or on the embedded moto server.
 
-The template is transformed with aws-sam-translator (no network), the code is zipped into a moto S3 bucket and
-moto's CloudFormation creates the stack. moto does not model every resource type the template uses; each such
-resource is created with its service API (before the stack if stack resources reference it, after it otherwise)
-or reported as not created. `StackInfo.skipped` lists every one, so nothing is dropped silently.
+The template is transformed with aws-sam-translator (no network) and the code zipped into a moto S3 bucket
+(`retrain_trigger_local.sam_package`), then moto's CloudFormation creates the stack. moto does not model every
+resource type the template uses; each such resource is created with its service API (before the stack if stack
+resources reference it, after it otherwise) or reported as not created. `StackInfo.skipped` lists every one, so
+nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
 import json
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +20,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import boto3
 from botocore.exceptions import ClientError
 from moto.cloudformation.parsing import get_model_map
-from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
 from retrain_trigger_local.intrinsics import (
     ACCOUNT_ID,
@@ -37,6 +31,7 @@ from retrain_trigger_local.intrinsics import (
     inline_references,
     references,
 )
+from retrain_trigger_local.sam_package import translate_template, upload_code
 from retrain_trigger_local.template import ROOT, load_template
 
 if TYPE_CHECKING:
@@ -51,9 +46,6 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 STACK_TIMEOUT_SECONDS = 60.0
 CAPABILITIES: list[Any] = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 
-_EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
-_CODE_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
-_PLACEHOLDER_BUCKET = "retrain-trigger-artifacts"
 
 # moto models these types but its CloudFormation resolves `Ref` to them as the Python object's repr (moto 5.2.5:
 # LayerVersion has no physical_resource_id), so the SharedLayerArn output would not be an ARN.
@@ -110,97 +102,6 @@ class AwsTarget:
 
     def awslambda(self) -> Any:  # Any: the dev extras install no boto3-stubs[lambda]
         return self.session.client("lambda", region_name=self.region, endpoint_url=self.endpoint_url)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# SAM -> CloudFormation, and the code it points at
-# ---------------------------------------------------------------------------------------------------------------
-CodeLocations = Mapping[str, tuple[str, str]]
-
-
-class BundledManagedPolicies:
-    """aws-sam-translator's managed-policy loader answered from the map the translator bundles: no IAM call."""
-
-    def __init__(self, partition: str = "aws") -> None:
-        self._partition = partition
-
-    def load(self) -> dict[str, str]:
-        return dict(get_bundled_managed_policy_map(self._partition) or {})
-
-
-def local_code_dirs(template: Mapping[str, Any], root: Path = ROOT) -> dict[str, Path]:
-    """The local CodeUri/ContentUri directory of each SAM function and layer, by logical id."""
-    dirs: dict[str, Path] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        prop = _CODE_PROPERTY.get(resource.get("Type", ""))
-        uri = resource.get("Properties", {}).get(prop) if prop else None
-        if isinstance(uri, str) and not uri.startswith("s3://"):
-            dirs[logical_id] = root / uri
-    return dirs
-
-
-def translate_template(
-    template: Mapping[str, Any],
-    code_locations: CodeLocations | None = None,
-    parameters: Mapping[str, str] | None = None,
-    region: str = REGION,
-) -> dict[str, Any]:
-    """The CloudFormation template SAM would deploy, local code paths replaced by (bucket, key) S3 locations.
-
-    Without `code_locations` every local path points at a placeholder object: enough to inspect the result.
-    """
-    sam_template = copy.deepcopy(dict(template))
-    for logical_id in local_code_dirs(sam_template):
-        bucket, key = (code_locations or {}).get(logical_id, (_PLACEHOLDER_BUCKET, f"{logical_id}.zip"))
-        resource = sam_template["Resources"][logical_id]
-        resource["Properties"][_CODE_PROPERTY[resource["Type"]]] = {"Bucket": bucket, "Key": key}
-
-    # samtranslator.translator.transform, with the region given: transform() takes it from the environment and
-    # raises NoRegionFound on a machine without AWS configuration.
-    parameter_values: dict[str, Any] = dict(parameters or {})
-    to_py27_compatible_template(sam_template, parameter_values)
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-    translated = translator.translate(
-        sam_template, parameter_values=parameter_values, get_managed_policy_map=BundledManagedPolicies().load
-    )
-    result = undo_mark_unicode_str_in_template(translated)
-    assert isinstance(result, dict)
-    return result
-
-
-def zip_directory(directory: Path, prefix: str = "") -> bytes:
-    """A reproducible zip of the files under `directory` (fixed timestamps, sorted), each entry under `prefix`."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(directory.rglob("*")):
-            relative = path.relative_to(directory)
-            if not path.is_file() or _EXCLUDED_PARTS.intersection(relative.parts) or path.suffix == ".pyc":
-                continue
-            info = zipfile.ZipInfo(f"{prefix}{relative.as_posix()}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
-
-
-def upload_code(
-    target: AwsTarget, template: Mapping[str, Any], bucket: str, root: Path = ROOT
-) -> dict[str, tuple[str, str]]:
-    """Zip each function's and layer's directory into `bucket`; their (bucket, key) by logical id."""
-    s3 = target.s3()
-    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=bucket)
-    locations: dict[str, tuple[str, str]] = {}
-    for logical_id, directory in local_code_dirs(template, root).items():
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{logical_id}: code directory {directory} does not exist")
-        # A layer's Python packages live under python/, as `sam build` (BuildMethod python3.12) lays them out.
-        is_layer = template["Resources"][logical_id]["Type"] == "AWS::Serverless::LayerVersion"
-        body = zip_directory(directory, prefix="python/" if is_layer else "")
-        key = f"{logical_id}/{hashlib.sha256(body).hexdigest()[:16]}.zip"
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-        locations[logical_id] = (bucket, key)
-    return locations
 
 
 @dataclass
@@ -383,7 +284,7 @@ def deploy_stack(
     values = effective_parameters(sam_template, overrides)
 
     bucket = f"{stack_name.lower()}-artifacts"[:63]
-    locations = upload_code(target, sam_template, bucket, root)
+    locations = upload_code(target.s3(), sam_template, bucket, root)
     translated = translate_template(sam_template, locations, values, target.region)
     conditions = evaluate_conditions(translated, values)
     resources: dict[str, Any] = translated["Resources"]

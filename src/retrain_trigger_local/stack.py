@@ -1,7 +1,7 @@
 """The moto stack's public names, kept in one place for the callers that import them from here.
 
 The code lives along its seams: `moto_server` (the embedded server), `intrinsics` (parameters, conditions and
-intrinsic functions), `deploy` (SAM translation, code upload and the stack in moto) and `local_invoke`
+intrinsic functions), `sam_package` (SAM translation and code upload), `deploy` (the stack in moto) and `local_invoke`
 (`sam local invoke` in a container against moto). New code imports from those modules.
 """
 
@@ -16,10 +16,6 @@ from retrain_trigger_local.deploy import (
     StackInfo,
     capture_lambda_targets,
     deploy_stack,
-    local_code_dirs,
-    translate_template,
-    upload_code,
-    zip_directory,
 )
 from retrain_trigger_local.intrinsics import (
     ACCOUNT_ID,
@@ -31,6 +27,7 @@ from retrain_trigger_local.intrinsics import (
     references,
 )
 from retrain_trigger_local.moto_server import MotoServer, start_moto_server
+from retrain_trigger_local.sam_package import local_code_dirs, translate_template, upload_code, zip_directory
 
 __all__ = [
     "ACCOUNT_ID",
