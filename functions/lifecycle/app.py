@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain_trigger.events import lifecycle_event
 from retrain_trigger.service import handle_lifecycle_event
 from retrain_trigger.telemetry import record_result
+from retrain_trigger.tracing import traced
 from retrain_trigger.wiring import default_deps
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = lifecycle_event(event)  # BadInput names the field of a malformed event
     if change is None:
