@@ -156,7 +156,11 @@ def test_fanout_shards_cover_the_fleet_and_each_reads_at_the_floor(server: MotoS
     for shard in fanout.shards:
         assert shard.calls["cloudwatch.GetMetricData"] == 1
         assert shard.calls["dynamodb.BatchGetItem"] == math.ceil(shard.monitors / 100)
-    assert fanout.total_calls == sum(s.total for s in fanout.shards)
+    dispatch = fanout.dispatch
+    assert fanout.total_calls == (dispatch.total if dispatch else 0) + sum(s.total for s in fanout.shards)
+    if dispatch is not None:  # the evaluator's own fan-out: the scheduled tick sends the shards and reads no score
+        assert dispatch.calls.get("sqs.SendMessageBatch") == 1  # three shards, ten a batch
+        assert "cloudwatch.GetMetricData" not in dispatch.calls
 
 
 def test_cost_prices_each_counted_call_and_refuses_an_unpriced_one() -> None:

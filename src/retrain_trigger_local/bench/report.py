@@ -266,8 +266,9 @@ class BenchReport:
             ]
         )
         intro = (
-            f"{f.monitors:,} monitors ({f.source}), shards of {f.shard_size:,}: {f.entry_point}; one fresh process "
-            "(one invocation) per shard, against a moto account holding only that shard's monitors.\n\n"
+            f"{f.monitors:,} monitors ({f.source}), shards of {f.shard_size:,}: {f.entry_point}. One fresh process "
+            "(one invocation) per shard, against a moto account holding the configuration and only that shard's "
+            "scores; ms is the invocation's own time.\n\n"
         )
         return intro + _table(["shard", "monitors", "calls", "ms", "calls by operation"], "lrrrl", rows)
 
