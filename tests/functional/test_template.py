@@ -1,6 +1,6 @@
 """template.yaml as a deployment: SAM's translation, the stack moto creates from it, and what its users look up.
 
-Every stack here is created by `retrain_trigger_local.stack.deploy_stack` from template.yaml itself, under
+Every stack here is created by `retrain_trigger_local.deploy.deploy_stack` from template.yaml itself, under
 moto's `mock_aws` (one test also on the embedded moto server).
 """
 
@@ -16,16 +16,10 @@ import pytest
 
 from retrain_trigger.config import CloudWatchSource, DynamoDBSource, parse_catalog_json
 from retrain_trigger.settings import Settings
-from retrain_trigger_local.stack import (
-    ParameterError,
-    StackInfo,
-    capture_lambda_targets,
-    deploy_stack,
-    effective_parameters,
-    evaluate_conditions,
-    start_moto_server,
-    translate_template,
-)
+from retrain_trigger_local.deploy import StackInfo, capture_lambda_targets, deploy_stack
+from retrain_trigger_local.intrinsics import ParameterError, effective_parameters, evaluate_conditions
+from retrain_trigger_local.moto_server import start_moto_server
+from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, read_template
 
 REGION = "us-east-1"

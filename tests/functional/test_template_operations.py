@@ -14,14 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from retrain_trigger_local.stack import (
-    ParameterError,
-    StackInfo,
-    deploy_stack,
-    effective_parameters,
-    evaluate_conditions,
-    translate_template,
-)
+from retrain_trigger_local.deploy import StackInfo, deploy_stack
+from retrain_trigger_local.intrinsics import ParameterError, effective_parameters, evaluate_conditions
+from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources as support
 from tests.support.world import TICK, World

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.stack import translate_template
+from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources
 from tests.support.world import TICK, World, context, event

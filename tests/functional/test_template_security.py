@@ -17,14 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
-from retrain_trigger_local.stack import (
-    ParameterError,
-    StackInfo,
-    capture_lambda_targets,
-    deploy_stack,
-    effective_parameters,
-    translate_template,
-)
+from retrain_trigger_local.deploy import StackInfo, capture_lambda_targets, deploy_stack
+from retrain_trigger_local.intrinsics import ParameterError, effective_parameters
+from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, TEMPLATE, read_template
 from tests.support import resources
 
