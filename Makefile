@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
-	@echo "make test                                                  ruff, mypy, pytest (unit, functional, e2e), sam validate --lint, sam build, cfn-lint, checkov"
+	@echo "make test                                                  ruff, mypy, pytest, sam validate --lint, sam build, sam local invoke tier, cfn-lint, checkov"
 	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
 	@echo "make bench [QUICK=1]                                       calls, wall time, imports, RSS, fan-out, cost vs naive and floor"
 
