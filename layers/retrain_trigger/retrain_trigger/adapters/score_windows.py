@@ -17,7 +17,6 @@ holds for that datapoint, and the window keeps the newest WINDOW_CAPACITY datapo
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retrain_trigger.adapters.batch_get import BATCH_GET_LIMIT, batch_get_items
 from retrain_trigger.adapters.clients import aws_client, translate_error, translated
 from retrain_trigger.adapters.scores import (
     FUTURE_TOLERANCE,
@@ -48,8 +48,6 @@ KEY = "monitor_id"
 # More than the largest evaluation_periods (100), so a tick somewhat behind the newest writes still finds its window.
 WINDOW_CAPACITY = 128
 MAX_WINDOW_BYTES = 300_000  # DynamoDB refuses items over 400 KB; oldest datapoints go first past this
-BATCH_GET_LIMIT = 100
-UNPROCESSED_ATTEMPTS = 6
 WRITE_ATTEMPTS = 5
 
 
@@ -150,21 +148,9 @@ class Window:
 def _batch_get(
     client: DynamoDBClient, table: str, ids: Sequence[str], sleep: Callable[[float], None]
 ) -> dict[str, dict[str, Any]]:
-    """The window items of up to 100 monitors (strongly consistent), UnprocessedKeys retried with jittered back-off."""
-    keys: Sequence[Mapping[str, AttributeValueTypeDef]] = [{KEY: {"S": i}} for i in ids]
-    found: dict[str, dict[str, Any]] = {}
-    for attempt in range(UNPROCESSED_ATTEMPTS):
-        if attempt:
-            sleep(random.uniform(0, min(0.05 * 2**attempt, 1.0)))
-        with translated(f"BatchGetItem on {table}"):
-            response = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}})
-        for item in response.get("Responses", {}).get(table, []):
-            found[str(item[KEY]["S"])] = dict(item)
-        unprocessed = response.get("UnprocessedKeys", {}).get(table)
-        keys = unprocessed["Keys"] if unprocessed else []
-        if not keys:
-            return found
-    raise RetryableError(f"BatchGetItem on {table}: {len(keys)} keys still unprocessed after backoff")
+    """The window items of up to 100 monitors, by monitor id."""
+    items = batch_get_items(client, table, [{KEY: {"S": i}} for i in ids], sleep)
+    return {str(item[KEY]["S"]): dict(item) for item in items}
 
 
 class ScoreWindowWriter:

@@ -7,7 +7,6 @@ Keys: pk "monitor#<id>"; sk "state" for the current state, "history#<at>#<versio
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from retrain_trigger.adapters.batch_get import BATCH_GET_LIMIT, batch_get_items
 from retrain_trigger.adapters.clients import aws_client, is_retryable_code, translate_error, translated
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import MonitorState
@@ -32,8 +32,6 @@ HISTORY_PREFIX = "history#"
 EXECUTION_INDEX = "ByExecution"
 PENDING_INDEX = "ByPendingAction"  # sparse: only state items whose outbox has actions waiting
 PENDING_SHARD = "pending"
-BATCH_GET_LIMIT = 100  # DynamoDB's maximum keys per BatchGetItem
-UNPROCESSED_ATTEMPTS = 6
 
 _deserializer = TypeDeserializer()
 
@@ -125,25 +123,10 @@ class DynamoDBStateStore:
         return found
 
     def _batch_get(self, monitor_ids: Sequence[str]) -> list[dict[str, AttributeValueTypeDef]]:
-        keys: Sequence[Mapping[str, AttributeValueTypeDef]] = [
+        keys: list[Mapping[str, AttributeValueTypeDef]] = [
             {"pk": {"S": monitor_pk(i)}, "sk": {"S": STATE_SK}} for i in monitor_ids
         ]
-        items: list[dict[str, AttributeValueTypeDef]] = []
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            if attempt:
-                # UnprocessedKeys is DynamoDB shedding load: back off (with jitter, as concurrent ticks share the
-                # table) before asking again.
-                self._sleep(random.uniform(0, min(0.05 * 2**attempt, 1.0)))
-            with translated(f"BatchGetItem on {self.table_name}"):
-                response = self.client.batch_get_item(
-                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
-                )
-            items.extend(response.get("Responses", {}).get(self.table_name, []))
-            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-            keys = unprocessed["Keys"] if unprocessed else []
-            if not keys:
-                return items
-        raise RetryableError(f"BatchGetItem on {self.table_name}: {len(keys)} keys still unprocessed after backoff")
+        return batch_get_items(self.client, self.table_name, keys, self._sleep)
 
     def _state_from_item(self, item: Mapping[str, AttributeValueTypeDef]) -> MonitorState:
         pk = str(item["pk"].get("S", ""))
