@@ -7,7 +7,6 @@ moto's `mock_aws` (one test also on the embedded moto server).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +20,21 @@ from retrain_trigger_local.intrinsics import ParameterError, effective_parameter
 from retrain_trigger_local.moto_server import start_moto_server
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, read_template
+from tests.support.stacks import Deploy, client, deployer
 
 REGION = "us-east-1"
 EVENTS = ROOT / "events"
 WEBHOOK = {"WebhookUrl": "https://ci.example.com/hooks/retrain", "WebhookApiKey": "s3cr3t"}
 
-Deploy = Callable[..., StackInfo]
-
 
 @pytest.fixture
 def deploy(aws: None) -> Deploy:
-    """deploy(**parameters): the stack of template.yaml created in moto with those parameter overrides."""
-    counter = iter(range(100))
-
-    def create(**parameters: str) -> StackInfo:
-        return deploy_stack(None, f"rt-{next(counter)}", parameters)
-
-    return create
+    return deployer()
 
 
 @pytest.fixture
 def stack(deploy: Deploy) -> StackInfo:
     return deploy()
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
 
 def config_document(stack: StackInfo) -> dict[str, Any]:

@@ -8,44 +8,31 @@ the template's own conditions; the emitted metrics from a real evaluator run (EM
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
-from retrain_trigger_local.deploy import StackInfo, deploy_stack
+from retrain_trigger_local.deploy import StackInfo
 from retrain_trigger_local.intrinsics import ParameterError, effective_parameters, evaluate_conditions
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources as support
+from tests.support.stacks import Deploy, client, deployer
 from tests.support.world import TICK, World
 
 REGION = "us-east-1"
 EMF_NAMESPACE = "RetrainTrigger"
 ALLOWED_TICKS = [str(v) for v in read_template()["Parameters"]["TickMinutes"]["AllowedValues"]]
 
-Deploy = Callable[..., StackInfo]
-
 
 @pytest.fixture
 def deploy(aws: None) -> Deploy:
-    """deploy(**parameters): the stack of template.yaml created in moto with those parameter overrides."""
-    counter = iter(range(100))
-
-    def create(**parameters: str) -> StackInfo:
-        return deploy_stack(None, f"rt-ops-{next(counter)}", parameters)
-
-    return create
+    return deployer()
 
 
 @pytest.fixture
 def stack(deploy: Deploy) -> StackInfo:
     return deploy()
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
 
 def alarm(stack: StackInfo, logical_id: str) -> dict[str, Any]:

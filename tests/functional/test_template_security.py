@@ -11,44 +11,31 @@ import ast
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
-from retrain_trigger_local.deploy import StackInfo, capture_lambda_targets, deploy_stack
+from retrain_trigger_local.deploy import StackInfo, capture_lambda_targets
 from retrain_trigger_local.intrinsics import ParameterError, effective_parameters
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, TEMPLATE, read_template
 from tests.support import resources
+from tests.support.stacks import Deploy, client, deployer
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 
-Deploy = Callable[..., StackInfo]
-
 
 @pytest.fixture
 def deploy(aws: None) -> Deploy:
-    """deploy(**parameters): the stack of template.yaml created in moto with those parameter overrides."""
-    counter = iter(range(100))
-
-    def create(**parameters: str) -> StackInfo:
-        return deploy_stack(None, f"rt-sec-{next(counter)}", parameters)
-
-    return create
+    return deployer()
 
 
 @pytest.fixture
 def stack(deploy: Deploy) -> StackInfo:
     return deploy()
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
 
 def policy_document(raw: Any) -> dict[str, Any]:
