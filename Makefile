@@ -45,11 +45,12 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The two handlers are both called app.py, so mypy checks them one at a time.
+# The handlers are all called app.py, so mypy checks them one at a time.
 typecheck: venv
 	$(BIN)/mypy
 	$(BIN)/mypy functions/evaluator/app.py
 	$(BIN)/mypy functions/lifecycle/app.py
+	$(BIN)/mypy functions/score_windows/app.py
 
 # The sam_local tier runs in its own step (sam-local): it needs a Docker engine and minutes, not seconds.
 pytest: venv
