@@ -33,7 +33,7 @@ class Options:
     sources: tuple[Source, ...] = SOURCES
     # Seconds one variant may run at one size. moto scans the whole table (or every datapoint) per Query and
     # GetMetricData, so the naive loop's call per monitor makes it O(N^2) on moto: at 10,000 it would take hours.
-    cap_seconds: float = 60.0
+    cap_seconds: float = 45.0
     ours_cap_seconds: float = 300.0
     import_runs: int = IMPORT_RUNS
     replay_hours: int = HOURS_PER_YEAR
@@ -87,7 +87,7 @@ def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> Benc
         if "fanout" in options.parts:
             say(f"fan-out: {options.fanout_monitors:,} monitors")
             report.fanout = measure_fanout(
-                server, options.fanout_monitors, options.fanout_shard, "cloudwatch", options.fanout_cap_seconds
+                server, options.fanout_monitors, options.fanout_shard, "cloudwatch", options.fanout_cap_seconds, say
             )
     if "replay" in options.parts:
         say("replay")
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a quick look and the tests")
     parser.add_argument("--sizes", type=int, nargs="+", help="monitor counts (default 100 1000 10000)")
     parser.add_argument("--sources", nargs="+", choices=SOURCES, help="score sources (default both)")
-    parser.add_argument("--cap", type=float, help="seconds the naive loop may take at one size (default 60)")
+    parser.add_argument("--cap", type=float, help="seconds the naive loop may take at one size (default 45)")
     parser.add_argument("--fanout-monitors", type=int, help="fleet size split into shards (default 100000)")
     parser.add_argument("--fanout-shard", type=int, help="monitors per shard (default: the evaluator's SHARD_SIZE)")
     parser.add_argument("--fanout-cap", type=float, help="seconds the fan-out may take before it stops")
