@@ -274,10 +274,16 @@ class BenchReport:
                 + ("" if f.complete else f"; stopped by the {f.cap_seconds:.0f} s cap"),
             ]
         )
+        how = (
+            "a warm process takes one shard an invocation, as a warm container consuming the queue (shard 0 is its "
+            "cold start)"
+            if f.dispatch is not None
+            else "one fresh process (one invocation) per shard"
+        )
         intro = (
-            f"{f.monitors:,} monitors ({f.source}), shards of {f.shard_size:,}: {f.entry_point}. One fresh process "
-            "(one invocation) per shard, against a moto account holding the configuration and only that shard's "
-            "scores; ms is the invocation's own time.\n\n"
+            f"{f.monitors:,} monitors ({f.source}), shards of {f.shard_size:,}: {f.entry_point}; {how}. Each shard "
+            "runs against a moto account holding the configuration and only that shard's scores; ms is the "
+            "invocation's own time.\n\n"
         )
         return intro + _table(["shard", "monitors", "calls", "ms", "calls by operation"], "lrrrl", rows)
 

@@ -63,10 +63,13 @@ class _Writer:
         self.out.flush()
 
 
-def _ours(size: int, event: dict[str, Any] | None) -> Callable[[int], dict[str, Any]]:
+Tick = Callable[[int, "dict[str, Any] | None"], dict[str, Any]]
+
+
+def _ours(size: int) -> Tick:
     app = load_evaluator_app()
 
-    def tick(k: int) -> dict[str, Any]:
+    def tick(k: int, event: dict[str, Any] | None) -> dict[str, Any]:
         context = LambdaContext("retrain-trigger-evaluator", f"bench-{size}-tick-{k}")
         answer: dict[str, Any] = app.lambda_handler(event or scheduled_event(tick_time(k)), context)
         if "batchItemFailures" in answer:  # a queue's batch: the handler answers with what failed, no report
@@ -82,8 +85,11 @@ def _ours(size: int, event: dict[str, Any] | None) -> Callable[[int], dict[str, 
     return tick
 
 
-def run(variant: Variant, size: int, ticks: int, out: TextIO, event: dict[str, Any] | None = None) -> None:
-    """`ticks` scheduled ticks, or (ours only) one invocation with `event`."""
+def run(
+    variant: Variant, size: int, ticks: int, out: TextIO, event: dict[str, Any] | None = None, serve: bool = False
+) -> None:
+    """`ticks` scheduled ticks; or (ours only) one invocation with `event`; or, serving, one invocation per event
+    file named on stdin, in this one warm process, until stdin closes."""
     writer = _Writer(out)
     counter = CallCounter()
     progress: dict[str, Any] = {"tick": 0, "start": time.perf_counter(), "evaluated": None}
@@ -103,24 +109,29 @@ def run(variant: Variant, size: int, ticks: int, out: TextIO, event: dict[str, A
     signal.signal(signal.SIGTERM, stop)
     base = max_rss_mib()
     with counter.installed():
-        tick: Callable[[int], dict[str, Any]]
+        tick: Tick
         if variant == "ours":
-            tick = _ours(size, event)
+            tick = _ours(size)
         else:
             from retrain_trigger_local.bench.naive import NaiveLoop  # noqa: PLC0415 - only the naive child needs it
 
             loop = NaiveLoop(os.environ["ALERT_TOPIC_ARN"])
 
-            def tick(k: int) -> dict[str, Any]:
+            def tick(k: int, event: dict[str, Any] | None) -> dict[str, Any]:
                 done = loop.tick(tick_time(k), on_monitor=lambda n: progress.__setitem__("evaluated", n))
                 return {"evaluated": done.evaluated, "transitions": done.transitions, "errors": 0}
 
         imported = max_rss_mib()
-        for k in range(1, ticks + 1):
+        invocations = (
+            ((k, json.loads(Path(line.strip()).read_text())) for k, line in enumerate(sys.stdin, start=1))
+            if serve
+            else ((k, event) for k in range(1, ticks + 1))
+        )
+        for k, invocation in invocations:
             counter.take()
             progress.update(tick=k, start=time.perf_counter(), evaluated=None)
             cpu = time.process_time()  # every thread of this process: our code's compute, not moto's (elsewhere)
-            outcome = tick(k)
+            outcome = tick(k, invocation)
             seconds = time.perf_counter() - progress["start"]
             record = {"tick": k, "complete": True, "seconds": seconds, "cpu_seconds": time.process_time() - cpu}
             writer.line({**record, "calls": counter.take(), **outcome})
@@ -134,10 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ticks", type=int, required=True)
     parser.add_argument("--result", required=True)
     parser.add_argument("--event", help="a JSON file: the event of the one invocation (default: scheduled ticks)")
+    parser.add_argument("--serve", action="store_true", help="one invocation per event file named on stdin")
     args = parser.parse_args(argv)
     event = json.loads(Path(args.event).read_text()) if args.event else None
     with Path(args.result).open("a") as out:
-        run(args.variant, args.size, args.ticks, out, event)
+        run(args.variant, args.size, args.ticks, out, event, args.serve)
     return 0
 
 

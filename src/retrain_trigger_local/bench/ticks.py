@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,57 @@ def measure(world: World, ticks: int, cap_seconds: float) -> dict[Variant, Varia
     for run in runs.values():
         check_steady(run)
     return runs
+
+
+class WarmContainer:
+    """One `ours` process serving one invocation per event, as a warm Lambda container does for a queue: its
+    imports, clients and cached configuration carry over from one invocation to the next."""
+
+    def __init__(self, world: World, extra_env: dict[str, str] | None = None) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-warm-")
+        directory = Path(self._tmp.name)
+        self._result = directory / "invocations.jsonl"
+        self._result.touch()
+        self._logs = (directory / "stdout.log").open("wb")
+        self._count = 0
+        self._child = subprocess.Popen(
+            [*child_command("ours", world.size, 1, self._result), "--serve"],
+            env=child_env(world, extra_env),
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=self._logs,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def invoke(self, event: dict[str, Any], timeout: float) -> TickStats:
+        """One invocation; raises TimeoutError past `timeout` seconds (the process is then stopped)."""
+        assert self._child.stdin is not None
+        self._count += 1
+        path = Path(self._tmp.name) / f"event-{self._count}.json"
+        path.write_text(json.dumps(event))
+        self._child.stdin.write(f"{path}\n")
+        self._child.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [json.loads(line) for line in self._result.read_text().splitlines()]
+            done = [line for line in lines if "tick" in line]
+            if len(done) >= self._count:
+                return TickStats(**done[self._count - 1])
+            if self._child.poll() is not None:
+                raise RuntimeError(f"bench: the warm process ended ({self._child.returncode})")
+            if time.monotonic() > deadline:
+                self.close(force=True)
+                raise TimeoutError(f"invocation {self._count} took more than {timeout:.0f} s")
+            time.sleep(0.02)
+
+    def close(self, force: bool = False) -> None:
+        if self._child.poll() is None:
+            if force:
+                os.killpg(self._child.pid, signal.SIGKILL)
+            elif self._child.stdin is not None:
+                self._child.stdin.close()
+            self._child.wait(timeout=60)
+        self._logs.close()
+        self._tmp.cleanup()
