@@ -211,6 +211,8 @@ def test_report_tables_and_json_line_carry_every_required_figure(
     assert line["calls_per_eval_ours"] == round(ours_calls / MONITORS, 4)
     assert line["calls_per_eval_floor"] == round(floor_calls(MONITORS, "cloudwatch") / MONITORS, 4)
     assert line["import_ratio"] == 1.2
+    cold, warm = cloudwatch_runs["ours"].ticks  # what the first invocation pays on top of the import counts too
+    assert line["cold_start_ratio"] == round((120.0 + (cold.seconds - warm.seconds) * 1000) / 100.0, 3)
     assert line["pandas_loaded"] is False
     assert line["peak_rss_mb_10k"] is None  # no 10,000-monitor run here: said, not invented
     text = report.markdown()
