@@ -366,12 +366,12 @@ def _calls(run: VariantRun | None) -> str:
     if run is None:
         return "-"
     if run.complete:
-        return str(run.calls_per_tick)
+        return f"{run.calls_per_tick:,}"
     partial = run.ticks[-1] if run.ticks else None
     if partial is None:
         return "not run"
     done = f" for {partial.evaluated:,} monitors" if partial.evaluated else ""
-    return f"stopped at {run.cap_seconds:.0f} s: {partial.total}{done}"
+    return f"stopped at {run.cap_seconds:.0f} s: {partial.total:,}{done}"
 
 
 def _per(run: VariantRun | None, size: int) -> str:
