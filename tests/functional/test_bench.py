@@ -127,6 +127,17 @@ def test_ours_makes_fewer_calls_than_the_naive_loop_with_either_source(
         assert ours < naive
 
 
+def test_a_run_past_its_cap_is_reported_as_stopped_never_as_done(server: MotoServer) -> None:
+    server.reset()
+    world = seed(server.endpoint_url, "dynamodb", range(MONITORS))
+    run = run_variant(world, "naive", ticks=2, cap_seconds=0.5)  # the naive loop needs seconds for 150 monitors
+    assert not run.complete
+    assert run.calls_per_tick is None and run.seconds_per_tick is None
+    report = BenchReport("bench", "2024-08-09", "test", {}, runs=[run])
+    assert "stopped at 0 s" in report.calls_table()
+    assert json.loads(json_line(report))["ddb_calls_per_eval_naive"] is None  # not a figure it did not finish
+
+
 def test_each_run_reports_its_own_peak_rss(cloudwatch_runs: dict[str, VariantRun]) -> None:
     for run in cloudwatch_runs.values():
         assert run.rss is not None

@@ -160,14 +160,19 @@ def run_variant(
                 text=True,
                 start_new_session=True,  # the shell and the Python under it, signalled together
             )
+            stopped = False
             try:
                 _, err = child.communicate(timeout=cap_seconds)
             except subprocess.TimeoutExpired:
+                stopped = True
                 os.killpg(child.pid, signal.SIGTERM)
                 _, err = child.communicate()
         lines = [json.loads(line) for line in result.read_text().splitlines()] if result.exists() else []
         stdout_bytes = logs.stat().st_size
-    if child.returncode and not any(not line.get("complete", True) for line in lines):
+    if stopped and not any(not line.get("complete", True) for line in lines):
+        # stopped before its first tick began (or before it could say where it was): nothing counted yet
+        lines.append({"tick": len(lines) + 1, "complete": False, "seconds": cap_seconds, "calls": {}})
+    if child.returncode and not stopped:
         raise RuntimeError(f"bench: the {variant} child failed ({child.returncode}):\n{err[-4000:]}")
     stats = tuple(TickStats(**line) for line in lines if "tick" in line)
     rss = next((Rss(**line["rss"]) for line in lines if "rss" in line), None)
