@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Public list prices, us-east-1, as published on the AWS pricing pages (read 2025-06; no free tier counted).
+# Public list prices, us-east-1, from the AWS pricing pages as of 2025-06 (written from that reading: this machine
+# has no web access to re-check them). No free tier counted.
 PRICES_AS_OF = "2025-06"
 PRICE = {
     "lambda_request": 0.20 / 1e6,  # per request
