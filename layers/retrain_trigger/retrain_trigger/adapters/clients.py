@@ -44,7 +44,7 @@ THROTTLING_CODES = frozenset(
 )
 
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "max_attempts": 5},  # 5 retries: 6 attempts in all
     connect_timeout=5,
     read_timeout=20,
 )
