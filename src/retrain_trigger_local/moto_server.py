@@ -6,6 +6,7 @@ needs an empty account resets it (`reset()`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import urllib.request
@@ -19,10 +20,10 @@ LOOPBACK = "127.0.0.1"
 
 
 class MotoServer:
-    """moto's threaded server on `host` (loopback unless told; never 0.0.0.0) and a free port."""
+    """moto's threaded server on `host` (loopback unless told; never the unspecified address) and a free port."""
 
     def __init__(self, host: str = LOOPBACK) -> None:
-        if host in {"0.0.0.0", "::", ""}:
+        if not host or ipaddress.ip_address(host).is_unspecified:
             raise ValueError("the moto server binds one address, never every interface")
         # Port 0: the OS picks a free port at bind time, so parallel servers (or a leftover one) never collide.
         # werkzeug logs every request to stderr; a demo's output should show the demo, not moto's HTTP traffic.

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.model import MonitorState, Status
 from retrain_trigger.ports import HistoryEntry
+from retrain_trigger_local.moto_server import start_moto_server
 from tests.cli.conftest import REFERENCE, Run
 from tests.support import resources
 from tests.support.world import World
@@ -120,13 +119,9 @@ def test_an_unreachable_table_is_an_aws_error_with_exit_code_1(world: World, cli
 
 @pytest.fixture
 def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with start_moto_server() as server:
+        server.reset()  # moto's backends are per process: start from an empty account
+        yield server.endpoint_url
 
 
 def test_endpoint_url_reads_a_state_table_behind_a_moto_server(moto_server: str, cli: Any) -> None:
