@@ -398,3 +398,13 @@ def test_a_late_tick_decides_exactly_as_the_on_time_one_would_have() -> None:
     late.tick(T0)
 
     assert on_time.state().status == late.state().status == Status.OK
+
+
+def test_a_transition_with_n_actions_costs_one_plus_n_writes() -> None:
+    rig = Rig()
+
+    breach(rig)  # the transition takes the lease and announces the first try; each result announces the next
+
+    assert len(rig.gateway.calls) == 4
+    assert rig.states.commits == 1 + 4
+    assert rig.state().lease_owner is None

@@ -33,7 +33,7 @@ from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
 DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "lease_lost", "cancelled"]
-UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `reconciled`)
+UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
 
 
 @dataclass(frozen=True)

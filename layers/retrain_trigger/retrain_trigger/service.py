@@ -17,7 +17,7 @@ from retrain_trigger import messages
 from retrain_trigger.config import Catalog, MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import Decision, LifecycleEvent, LifecycleKind, MonitorState, Observation, episode_id
-from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, history, leased, next_ready
+from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, announce_next, history, leased, next_ready
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
 
@@ -301,10 +301,12 @@ def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3)
 
 
 def _with_lease(state: MonitorState, deps: Deps, now: datetime) -> MonitorState:
-    """Take the lease in the same write as the transition when there is something to deliver and it is free."""
+    """Take the lease, and announce the first try, in the same write as the transition when there is something to
+    deliver and the lease is free."""
     if next_ready(state, now) is None:
         return state
-    return leased(state, deps.owner, deps.wall_clock(), deps.lease) or state
+    ours = leased(state, deps.owner, deps.wall_clock(), deps.lease)
+    return announce_next(ours, now, deps.owner) if ours is not None else state
 
 
 def _failed(
