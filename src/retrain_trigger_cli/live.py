@@ -40,6 +40,7 @@ class Stack:
     stack_name: str | None = None
     state_table: str | None = None
     config_parameter: str | None = None
+    config_object: str | None = None  # s3://bucket/key, when the stack reads its document from S3
     endpoint_url: str | None = None
     region: str | None = None
 
@@ -57,25 +58,35 @@ class Stack:
     def resolved(self) -> Stack:
         """Names given as flags win; the others come from the stack's outputs."""
         outputs = self.outputs()
+        from_s3 = not self.config_parameter and outputs.get("ConfigSource") == "s3"
         return Stack(
             stack_name=self.stack_name,
             state_table=self.state_table or outputs.get("StateTableName"),
-            config_parameter=self.config_parameter or outputs.get("ConfigParameterName"),
+            config_parameter=self.config_parameter or (None if from_s3 else outputs.get("ConfigParameterName")),
+            config_object=outputs.get("ConfigObjectUri") if from_s3 else None,
             endpoint_url=self.endpoint_url,
             region=self.region,
         )
 
     def config_document(self) -> dict[str, Any]:
-        if not self.config_parameter:
-            raise UsageError("no configuration parameter: give --stack-name or --config-parameter")
-        with _aws(f"GetParameter {self.config_parameter}"):
-            text = self.client("ssm").get_parameter(Name=self.config_parameter)["Parameter"]["Value"]
+        """The document the stack's functions read: its SSM parameter, or its S3 object with ConfigSource s3."""
+        if self.config_object:
+            bucket, _, key = self.config_object.removeprefix("s3://").partition("/")
+            where = self.config_object
+            with _aws(f"GetObject {where}"):
+                text = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        elif self.config_parameter:
+            where = f"parameter {self.config_parameter}"
+            with _aws(f"GetParameter {self.config_parameter}"):
+                text = self.client("ssm").get_parameter(Name=self.config_parameter)["Parameter"]["Value"]
+        else:
+            raise UsageError("no configuration: give --stack-name or --config-parameter")
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
-            raise UsageError(f"parameter {self.config_parameter}: not JSON: {error}") from error
+            raise UsageError(f"{where}: not JSON: {error}") from error
         if not isinstance(document, dict):
-            raise UsageError(f"parameter {self.config_parameter}: not a configuration object")
+            raise UsageError(f"{where}: not a configuration object")
         return document
 
     def store(self) -> DynamoDBStateStore:
@@ -89,7 +100,7 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def _catalog(stack: Stack) -> Catalog | None:
-    if not stack.config_parameter:
+    if not (stack.config_parameter or stack.config_object):
         return None
     try:
         return parse_catalog(stack.config_document())

@@ -160,3 +160,30 @@ def test_replay_can_take_the_configuration_deployed_with_a_stack(world: World, c
 
     assert run.code == 0, run.err
     assert [line["timestamp"] for line in run.lines() if "retrain" in line["actions"]] == ["2024-08-09T00:00:00Z"]
+
+
+def test_config_from_stack_reads_the_s3_document_when_the_stack_reads_its_config_from_s3(
+    world: World, cli: Any
+) -> None:
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="rt-config")
+    document = {"defaults": {"critical": 0.3, "reset": 0.15}, "monitors": [{"id": "churn-model"}]}
+    s3.put_object(Bucket="rt-config", Key="monitors.json", Body=json.dumps(document).encode())
+    aws_client("cloudformation").create_stack(
+        StackName="retrain-trigger-s3",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {
+                    "ConfigParameterName": {"Value": world.parameter},  # the seeded document: critical 0.2
+                    "ConfigSource": {"Value": "s3"},
+                    "ConfigObjectUri": {"Value": "s3://rt-config/monitors.json"},
+                },
+            }
+        ),
+    )
+
+    run: Run = cli("replay", "--config-from-stack", "retrain-trigger-s3", "--scores", REFERENCE)
+
+    assert run.code == 0, run.err
+    assert [line for line in run.lines() if "retrain" in line["actions"]] == []  # 0.2186 is not above 0.3

@@ -198,6 +198,7 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
         "ScoreWindowTableName",
         "ConfigBucketName",
         "ConfigObjectUri",
+        "ConfigSource",
         "ShardQueueUrl",
         "ShardDeadLetterQueueUrl",
     }
@@ -207,6 +208,7 @@ def test_the_stack_creates_from_template_yaml_and_its_outputs_name_real_resource
     assert ddb.describe_table(TableName=outputs["ScoreWindowTableName"])["Table"]["TableStatus"] == "ACTIVE"
     client("s3").head_bucket(Bucket=outputs["ConfigBucketName"])  # its settings: tests/functional/test_s3_config.py
     assert outputs["ConfigObjectUri"] == f"s3://{outputs['ConfigBucketName']}/monitors.json"
+    assert outputs["ConfigSource"] == "ssm"
     assert client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])["Attributes"]["DisplayName"] == (
         "retrain-trigger"
     )
