@@ -11,7 +11,7 @@ import pytest
 from retrain_trigger.errors import BadInput
 from retrain_trigger.messages import headline
 from retrain_trigger.model import MonitorState, Observation, Status
-from retrain_trigger.policy import evaluate, is_due
+from retrain_trigger.policy import evaluate, is_due, on_start_given_up
 
 from .scenario import Replay, day, monitor, obs
 
@@ -678,3 +678,45 @@ def test_an_episode_that_closes_unannounced_after_the_mute_sends_no_recovered_al
 
     assert replay.status is Status.OK
     assert replay.notices() == []
+
+
+# --- the running attempt (issue 5) -------------------------------------------------------------------------------
+
+
+def test_a_status_event_of_an_earlier_attempt_is_ignored_while_the_next_one_runs() -> None:
+    replay = Replay(monitor(cooldown="0s"))
+    replay.score(0, 0.3)
+    replay.lifecycle(0.5, "failed")
+    replay.score(1, 0.3)  # attempt 2 starts
+    assert replay.state.episode is not None and replay.state.episode.retrains == 2
+
+    late = replay.lifecycle(1.5, "failed", attempt=1)
+
+    assert late.outcome == "ignored"
+    assert replay.status is Status.RETRAINING
+
+
+def test_the_retraining_timeout_counts_from_the_attempts_real_start() -> None:
+    replay = Replay(monitor(retraining_timeout="2d"))
+    replay.score(0, 0.3)
+    assert replay.state.episode is not None
+    started_late = replay.state.episode.model_copy(update={"retrain_started_at": day(1)})
+    replay.state = replay.state.model_copy(update={"episode": started_late})
+
+    assert replay.score(2.5, 0.3).state.status is Status.RETRAINING  # 2.5 days after the decision, 1.5 after start
+    assert replay.score(3, 0.3).state.status is Status.ALARM
+
+
+def test_giving_up_on_the_start_fails_the_attempt_and_cancels_its_other_actions() -> None:
+    config = monitor()
+    decided = evaluate(config, MonitorState(monitor_id="churn-model"), [obs(0, 0.3)], day(0), "v1")
+    state = decided.state.model_copy(update={"version": 1})
+    start = state.actions[0].model_copy(update={"status": "failed", "attempts": 3, "last_error": "AccessDenied"})
+    state = state.model_copy(update={"actions": (start, *state.actions[1:])})
+
+    decision = on_start_given_up(config, state, start, day(0.1), "v1")
+
+    assert decision.state.status is Status.ALARM
+    assert [a.kind for a in decision.cancelled] == ["sqs", "eventbridge", "sns"]
+    assert [a.notice.event for a in decision.new_actions] == ["retrain_failed"]
+    assert "AccessDenied" in decision.reason
