@@ -12,7 +12,9 @@ from moto import mock_aws
 
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import CLIENT_CONFIG, forget_clients
+from retrain_trigger_local.deploy import StackInfo
 from tests.support import resources
+from tests.support.stacks import Deploy, deployer
 from tests.support.world import World
 
 if TYPE_CHECKING:
@@ -130,3 +132,15 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The stack's resources from template.yaml, the user's pipeline, and the handlers wired to them."""
     yield World(monkeypatch)
     wiring.reset()
+
+
+@pytest.fixture
+def deploy(aws: None) -> Deploy:
+    """deploy(**parameters): the stack of template.yaml created in moto with those parameter overrides."""
+    return deployer()
+
+
+@pytest.fixture
+def stack(deploy: Deploy) -> StackInfo:
+    """The stack of template.yaml with its parameters' defaults, created in moto."""
+    return deploy()

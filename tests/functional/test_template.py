@@ -20,21 +20,11 @@ from retrain_trigger_local.intrinsics import ParameterError, effective_parameter
 from retrain_trigger_local.moto_server import start_moto_server
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, read_template
-from tests.support.stacks import Deploy, client, deployer
+from tests.support.stacks import Deploy, client
 
 REGION = "us-east-1"
 EVENTS = ROOT / "events"
 WEBHOOK = {"WebhookUrl": "https://ci.example.com/hooks/retrain", "WebhookApiKey": "s3cr3t"}
-
-
-@pytest.fixture
-def deploy(aws: None) -> Deploy:
-    return deployer()
-
-
-@pytest.fixture
-def stack(deploy: Deploy) -> StackInfo:
-    return deploy()
 
 
 def config_document(stack: StackInfo) -> dict[str, Any]:

@@ -17,22 +17,12 @@ from retrain_trigger_local.intrinsics import ParameterError, effective_parameter
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources as support
-from tests.support.stacks import Deploy, client, deployer
+from tests.support.stacks import Deploy, client
 from tests.support.world import TICK, World
 
 REGION = "us-east-1"
 EMF_NAMESPACE = "RetrainTrigger"
 ALLOWED_TICKS = [str(v) for v in read_template()["Parameters"]["TickMinutes"]["AllowedValues"]]
-
-
-@pytest.fixture
-def deploy(aws: None) -> Deploy:
-    return deployer()
-
-
-@pytest.fixture
-def stack(deploy: Deploy) -> StackInfo:
-    return deploy()
 
 
 def alarm(stack: StackInfo, logical_id: str) -> dict[str, Any]:

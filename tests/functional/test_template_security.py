@@ -20,22 +20,12 @@ from retrain_trigger_local.intrinsics import ParameterError, effective_parameter
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, TEMPLATE, read_template
 from tests.support import resources
-from tests.support.stacks import Deploy, client, deployer
+from tests.support.stacks import Deploy, client
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
-
-
-@pytest.fixture
-def deploy(aws: None) -> Deploy:
-    return deployer()
-
-
-@pytest.fixture
-def stack(deploy: Deploy) -> StackInfo:
-    return deploy()
 
 
 def policy_document(raw: Any) -> dict[str, Any]:
