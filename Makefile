@@ -14,11 +14,12 @@ OUT ?= demo-output
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-cli demo test lint typecheck pytest unit functional e2e sam-validate sam-build cfn-lint checkov bench clean
+.PHONY: help venv sam-cli demo test lint typecheck pytest unit functional e2e docs sam-validate sam-build cfn-lint checkov bench clean
 
 help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
-	@echo "make test                                                  ruff, mypy, pytest, sam validate --lint, sam build, sam local invoke tier, cfn-lint, checkov"
+	@echo "make test                                                  ruff, mypy, pytest, docs, sam validate --lint, sam build, sam local invoke tier, cfn-lint, checkov"
+	@echo "make docs                                                  the docs/ site, mkdocs build --strict into site/ (a broken link fails)"
 	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
 	@echo "make bench [QUICK=1]                                       calls, wall time, imports, RSS, fan-out, cost vs naive and floor"
 
@@ -65,6 +66,11 @@ functional: venv
 e2e: venv
 	$(BIN)/pytest tests/e2e
 
+# The reference in docs/ as an MkDocs (Material) site. --strict turns every warning (a broken link or anchor, a page
+# missing from the nav) into a failure; nothing is fetched at build time. NO_MKDOCS_2_WARNING: the theme's banner.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 sam-validate: sam-cli
 	$(SAM) validate --lint
 
@@ -100,7 +106,7 @@ $(CHECKOV_VENV)/.installed:
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
-test: lint typecheck pytest sam-validate sam-build sam-local cfn-lint checkov
+test: lint typecheck pytest docs sam-validate sam-build sam-local cfn-lint checkov
 
 # make bench: the full run (about 10 minutes on 2 cores), after sam build (cached) for the artefact sizes;
 # make bench QUICK=1: small sizes, under a minute, no build.
@@ -108,4 +114,4 @@ bench: venv $(if $(QUICK),,sam-build)
 	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick) --out $(OUT)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .pytest_cache .mypy_cache .ruff_cache
