@@ -22,8 +22,6 @@ from botocore.exceptions import ClientError
 from moto.cloudformation.parsing import get_model_map
 
 from retrain_trigger_local.intrinsics import (
-    ACCOUNT_ID,
-    REGION,
     Resolver,
     UnresolvableError,
     effective_parameters,
@@ -31,8 +29,9 @@ from retrain_trigger_local.intrinsics import (
     inline_references,
     references,
 )
+from retrain_trigger_local.runtime import ACCOUNT_ID, DUMMY_CREDENTIALS, REGION, ROOT
 from retrain_trigger_local.sam_package import translate_template, upload_code
-from retrain_trigger_local.template import ROOT, load_template
+from retrain_trigger_local.template import load_template
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 STACK_TIMEOUT_SECONDS = 60.0
 CAPABILITIES: list[Any] = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -262,9 +260,6 @@ class StackInfo:
     conditions: dict[str, bool]
     template: dict[str, Any]
 
-    def skipped_ids(self) -> set[str]:
-        return {s.logical_id for s in self.skipped}
-
 
 def deploy_stack(
     session_or_endpoint: boto3.session.Session | str | None,
@@ -461,51 +456,3 @@ def _stack_resources(target: AwsTarget, stack_name: str) -> Iterator[tuple[str, 
         for summary in page["StackResourceSummaries"]:
             if summary.get("LogicalResourceId"):
                 yield summary["LogicalResourceId"], summary.get("PhysicalResourceId", "")
-
-
-def capture_lambda_targets(session_or_endpoint: boto3.session.Session | str | None, info: StackInfo) -> dict[str, str]:
-    """Re-point every rule target that invokes one of the stack's functions at an SQS queue (an inbox).
-
-    moto cannot deliver to a Lambda target: put_events raises NotImplementedError for a matching rule that has
-    one. With inboxes, events still flow through the template's own rules and patterns; the caller drains a
-    function's inbox and calls its handler. Returns each inbox's URL by function logical id.
-
-    Schedule rules lose their Lambda target instead: moto never fires a schedule, but matches a rule without a
-    pattern with every event on its bus, so any event on the default bus would reach the evaluator's target.
-    """
-    target = AwsTarget.of(session_or_endpoint)
-    events, sqs = target.events(), target.sqs()
-    resources = info.template["Resources"]
-    functions = {
-        info.physical_ids[lid]: lid
-        for lid, res in resources.items()
-        if res["Type"] == "AWS::Lambda::Function" and info.physical_ids.get(lid)
-    }
-    rules = {
-        info.physical_ids[lid]
-        for lid, res in resources.items()
-        if res["Type"] == "AWS::Events::Rule" and info.physical_ids.get(lid)
-    }
-    inboxes: dict[str, str] = {}
-    for bus in events.list_event_buses()["EventBuses"]:
-        for rule in events.list_rules(EventBusName=bus["Name"])["Rules"]:
-            if rule["Name"] not in rules:
-                continue
-            listed = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]
-            for rule_target in listed:
-                function = functions.get(rule_target["Arn"].rsplit(":", 1)[-1])
-                if ":lambda:" not in rule_target["Arn"] or function is None:
-                    continue
-                events.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=[rule_target["Id"]])
-                if "EventPattern" not in rule:
-                    continue
-                if function not in inboxes:
-                    queue = sqs.create_queue(QueueName=f"{info.stack_name}-{function}-inbox"[:80])
-                    inboxes[function] = queue["QueueUrl"]
-                queue_arn = sqs.get_queue_attributes(QueueUrl=inboxes[function], AttributeNames=["QueueArn"])
-                events.put_targets(
-                    Rule=rule["Name"],
-                    EventBusName=bus["Name"],
-                    Targets=[{"Id": rule_target["Id"], "Arn": queue_arn["Attributes"]["QueueArn"]}],
-                )
-    return inboxes

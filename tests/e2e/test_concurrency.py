@@ -19,9 +19,10 @@ import boto3
 import pytest
 
 from retrain_trigger import wiring
-from retrain_trigger_local.demo import LambdaContext, drain, load_handler
 from retrain_trigger_local.deploy import deploy_stack
 from retrain_trigger_local.moto_server import start_moto_server
+from retrain_trigger_local.runtime import LambdaContext, load_handler
+from retrain_trigger_local.world import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "churn-model-retraining"

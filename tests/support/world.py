@@ -12,7 +12,8 @@ import pytest
 
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.demo import LambdaContext, drain, load_handler
+from retrain_trigger_local.runtime import LambdaContext, load_handler
+from retrain_trigger_local.world import drain
 from tests.support import resources
 
 ROOT = Path(__file__).resolve().parents[2]
