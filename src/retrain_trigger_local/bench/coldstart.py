@@ -37,6 +37,7 @@ _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 class ColdRun:
     import_ms: float
     invoke_ms: float
+    cpu_ms: float = 0.0  # the process's own CPU time over both (wall time also holds moto's and the machine's)
 
     @property
     def total_ms(self) -> float:
@@ -64,6 +65,10 @@ class ColdStarts:
     def median_invoke_ms(self) -> float:
         return statistics.median(r.invoke_ms for r in self.runs)
 
+    @property
+    def median_cpu_ms(self) -> float:
+        return statistics.median(r.cpu_ms for r in self.runs)
+
 
 @dataclass(frozen=True)
 class ColdStartComparison:
@@ -77,6 +82,10 @@ class ColdStartComparison:
     @property
     def ratio(self) -> float:
         return self.ours.median_ms / self.baseline.median_ms
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        return self.ours.median_cpu_ms / self.baseline.median_cpu_ms if self.baseline.median_cpu_ms else None
 
 
 def child_environment(world: World) -> dict[str, str]:
@@ -120,13 +129,14 @@ def import_self_ms(importtime: str) -> dict[str, tuple[float, int]]:
 
 
 def extra_imports(ours: str, baseline: str, top: int = 8) -> tuple[tuple[str, float, int], ...]:
-    """The packages ours imports and the baseline does not (or imports less of), by self time, largest first."""
+    """The packages of which ours imports more modules than the baseline, by the extra self time, largest first.
+    A package both import alike only differs by noise between two runs, so it is left out."""
     mine, theirs = import_self_ms(ours), import_self_ms(baseline)
     extra = [
         (package, ms - theirs.get(package, (0.0, 0))[0], count - theirs.get(package, (0.0, 0))[1])
         for package, (ms, count) in mine.items()
     ]
-    return tuple(sorted((e for e in extra if e[1] > 0.5), key=lambda e: -e[1])[:top])
+    return tuple(sorted((e for e in extra if e[2] > 0 and e[1] > 0.5), key=lambda e: -e[1])[:top])
 
 
 def first_invocation(world: World, label: str, event: Path) -> dict[str, Any]:
@@ -155,7 +165,9 @@ def compare_cold_starts(world: World, runs: int = COLD_START_RUNS) -> ColdStartC
         for _ in range(runs):
             for label, app in VARIANTS.items():
                 measured = _last_json(_child(world, app, event))
-                samples[label].append(ColdRun(float(measured["import_ms"]), float(measured["invoke_ms"])))
+                samples[label].append(
+                    ColdRun(float(measured["import_ms"]), float(measured["invoke_ms"]), float(measured["cpu_ms"]))
+                )
         starts = {
             label: ColdStarts(label, str(app.relative_to(ROOT)), tuple(samples[label]), dict(calls[label]))
             for label, app in VARIANTS.items()

@@ -32,6 +32,7 @@ def summary(report: BenchReport) -> dict[str, Any]:
         "cold_start_ms_ours": _round(None if cold is None else cold.ours.median_ms, 1),
         "cold_start_ms_baseline": _round(None if cold is None else cold.baseline.median_ms, 1),
         "cold_start_runs": None if cold is None else len(cold.ours.runs),
+        "cold_start_cpu_ratio": _round(None if cold is None else cold.cpu_ratio, 3),
         "monitors": cw,
         "calls_per_eval_ours": _round(per_eval(report, "ours", "cloudwatch", cw)),
         "calls_per_eval_naive": _round(per_eval(report, "naive", "cloudwatch", cw)),
@@ -74,12 +75,13 @@ def as_dict(report: BenchReport) -> dict[str, Any]:
 def _cold_start(comparison: ColdStartComparison) -> dict[str, Any]:
     starts = {
         s.label: {**asdict(s), "median_ms": s.median_ms, "median_import_ms": s.median_import_ms}
-        | {"median_invoke_ms": s.median_invoke_ms}
+        | {"median_invoke_ms": s.median_invoke_ms, "median_cpu_ms": s.median_cpu_ms}
         for s in (comparison.ours, comparison.baseline)
     }
     return {
         "monitors": comparison.monitors,
         "ratio": comparison.ratio,
+        "cpu_ratio": comparison.cpu_ratio,
         **starts,
         "extra_imports": comparison.extra_imports,
     }

@@ -64,6 +64,7 @@ def cold_start_table(report: BenchReport) -> str:
             f"{s.median_invoke_ms:.0f}",
             f"{s.median_ms:.0f}",
             f"{min(r.total_ms for r in s.runs):.0f}-{max(r.total_ms for r in s.runs):.0f}",
+            f"{s.median_cpu_ms:.0f}",
             _by_operation(s.calls),
         ]
         for s in (c.ours, c.baseline)
@@ -77,6 +78,7 @@ def cold_start_table(report: BenchReport) -> str:
             "",
             f"**{c.ratio:.2f}**",
             verdict,
+            "-" if c.cpu_ratio is None else f"{c.cpu_ratio:.2f}",
             "",
         ]
     )
@@ -87,7 +89,9 @@ def cold_start_table(report: BenchReport) -> str:
         "makes the floor's calls only. Tracing off for both (no X-Ray daemon here).\n\n"
     )
     table = _table(
-        ["cold start", "runs", "import ms", "first invocation ms", "median ms", "range ms", "calls"], "lrrrrrl", rows
+        ["cold start", "runs", "import ms", "first invocation ms", "median ms", "range ms", "CPU ms", "calls"],
+        "lrrrrrrl",
+        rows,
     )
     if not c.extra_imports:
         return intro + table
