@@ -29,7 +29,8 @@ from typing import IO, Any, Self
 
 import yaml
 
-from retrain_trigger_local.deploy import AwsTarget, StackInfo, deploy_stack
+from retrain_trigger_local.aws_target import AwsTarget
+from retrain_trigger_local.deploy import StackInfo, deploy_stack
 from retrain_trigger_local.moto_server import MotoServer
 from retrain_trigger_local.runtime import ACCOUNT_ID, REGION, ROOT, sandbox_environment
 from retrain_trigger_local.template import load_template

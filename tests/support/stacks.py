@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from retrain_trigger_local.deploy import AwsTarget, StackInfo, deploy_stack
+from retrain_trigger_local.aws_target import AwsTarget
+from retrain_trigger_local.deploy import StackInfo, deploy_stack
 from tests.support.resources import REGION
 
 Deploy = Callable[..., StackInfo]
