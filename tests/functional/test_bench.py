@@ -294,6 +294,8 @@ def test_the_markdown_puts_the_fair_cold_start_first_and_says_whether_it_meets_t
     assert "| ours: `functions/evaluator/app.py` | 3 | 25 | 700 | 720 | 720-760 | 620 |" in text
     assert "| cloudwatch | 150 | 4 | 451 | 4 |" in text
     assert "#### Cold import alone" in text
+    only_cold = markdown(dataclasses.replace(_written_report(), runs=[]))
+    assert "#### Cold start: what a user pays" in only_cold and "#### AWS calls" not in only_cold
 
 
 def test_importtime_is_summed_by_package_and_ours_extra_is_what_the_baseline_lacks() -> None:

@@ -32,10 +32,11 @@ def markdown(report: BenchReport) -> str:
     ]
     if report.cold_start:
         sections.append("#### Cold start: what a user pays (the headline)\n\n" + cold_start_table(report))
-    sections += [
-        "#### AWS calls per steady-state tick\n\n" + calls_table(report),
-        "#### Wall time per tick (our code + moto on loopback, not AWS latency)\n\n" + time_table(report),
-    ]
+    if report.runs:  # `--parts` without ticks: no empty tables
+        sections += [
+            "#### AWS calls per steady-state tick\n\n" + calls_table(report),
+            "#### Wall time per tick (our code + moto on loopback, not AWS latency)\n\n" + time_table(report),
+        ]
     if report.replay:
         sections.append("#### Replay (the policy engine alone)\n\n" + replay_table(report))
     if report.imports:
