@@ -108,8 +108,9 @@ checkov: $(CHECKOV_VENV)/.installed
 
 test: lint typecheck pytest docs sam-validate sam-build sam-local cfn-lint checkov
 
-# make bench: the full run (about 10 minutes on 2 cores), after sam build (cached) for the artefact sizes;
-# make bench QUICK=1: small sizes, under a minute, no build.
+# make bench: the full run (about 10 minutes on 2 cores, plus about 3 for the 200 cold-start processes), after
+# sam build (cached) for the artefact sizes;
+# make bench QUICK=1: small sizes, about a minute and a half on 2 cores, no build.
 bench: venv $(if $(QUICK),,sam-build)
 	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick) --out $(OUT)
 

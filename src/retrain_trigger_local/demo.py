@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,36 +24,31 @@ import pandas as pd
 from retrain_trigger_cli.plot import plot_scores
 from retrain_trigger_local.deploy import StackInfo, deploy_stack
 from retrain_trigger_local.moto_server import start_moto_server
-from retrain_trigger_local.template import ROOT
+from retrain_trigger_local.runtime import REGION, ROOT, LambdaContext, enter_sandbox, load_handler
+from retrain_trigger_local.world import (
+    PIPELINE_STATUS_EVENT,
+    REFERENCE,
+    SCHEDULED_EVENT,
+    STACK_NAME,
+    DemoMonitor,
+    drain,
+    prepare_world,
+)
 
-REFERENCE = ROOT / "data" / "reference_drift_scores.csv"
-PIPELINE_STATUS_EVENT = ROOT / "events" / "pipeline-succeeded.json"
-SCHEDULED_EVENT = ROOT / "events" / "scheduled.json"
-REGION = "us-east-1"
-STACK_NAME = "retrain-trigger-demo"
 PIPELINE_DURATION = timedelta(hours=3)  # simulated: the retraining ends three hours after the tick
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """What Powertools reads from the Lambda context."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:local"
+DEFAULTS = DemoMonitor()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="retrain-trigger-demo", description=__doc__)
     parser.add_argument("--scores", type=Path, default=REFERENCE, help="CSV: timestamp,drift_score[,other metrics]")
-    parser.add_argument("--source", choices=["dynamodb", "cloudwatch"], default="dynamodb")
+    parser.add_argument("--source", choices=["dynamodb", "cloudwatch"], default=DEFAULTS.source)
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output")
-    parser.add_argument("--monitor-id", default="churn-model")
-    parser.add_argument("--critical", type=float, default=0.2)
-    parser.add_argument("--reset", type=float, default=0.15)
-    parser.add_argument("--warning", type=float, default=0.1)
-    parser.add_argument("--pipeline", default="churn-model-retraining")
+    parser.add_argument("--monitor-id", default=DEFAULTS.monitor_id)
+    parser.add_argument("--critical", type=float, default=DEFAULTS.critical)
+    parser.add_argument("--reset", type=float, default=DEFAULTS.reset)
+    parser.add_argument("--warning", type=float, default=DEFAULTS.warning)
+    parser.add_argument("--pipeline", default=DEFAULTS.pipeline)
     parser.add_argument(
         "--guard",
         action="append",
@@ -84,65 +76,9 @@ def parse_guard(text: str) -> dict[str, Any]:
     raise SystemExit(f"--guard {text!r}: write it as METRIC<VALUE or METRIC>VALUE")
 
 
-def load_handler(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (both handlers are called app.py)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def stack_parameters(args: argparse.Namespace) -> dict[str, str]:
-    """The demo stack's parameter overrides: the monitor, its levels and pipeline, a daily tick."""
-    return {
-        "MonitorId": args.monitor_id,
-        "CriticalThreshold": str(args.critical),
-        "ResetThreshold": str(args.reset),
-        "WarningThreshold": str(args.warning),
-        "PipelineName": args.pipeline,
-        "ScoreSource": args.source,
-        "TickMinutes": "1440",
-        "MonitorEvery": "1d",
-    }
-
-
-def prepare_world(
-    client: Callable[[str], Any], outputs: Mapping[str, str], pipeline: str, say: Callable[[str], None]
-) -> dict[str, str]:
-    """The user's side of the demo: their SageMaker pipeline, an on-call queue subscribed to the alert topic and a
-    queue that captures the project bus's events. Returns the two queues' URLs ("oncall", "capture")."""
-    sagemaker, sqs, sns, events = (client(s) for s in ("sagemaker", "sqs", "sns", "events"))
-    sagemaker.create_pipeline(
-        PipelineName=pipeline,
-        RoleArn="arn:aws:iam::123456789012:role/demo-sagemaker",
-        PipelineDefinition=json.dumps(
-            {
-                "Version": "2020-12-01",
-                "Parameters": [
-                    {"Name": n, "Type": "String"} for n in ("MonitorId", "EpisodeId", "DriftScore", "DriftThreshold")
-                ],
-                "Steps": [],
-            }
-        ),
-    )
-    say(f"demo created SageMaker pipeline {pipeline!r} (the user's own pipeline, not in the stack)")
-    oncall = sqs.create_queue(QueueName="demo-oncall-alerts")["QueueUrl"]
-    oncall_arn = sqs.get_queue_attributes(QueueUrl=oncall, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=outputs["AlertTopicArn"], Protocol="sqs", Endpoint=oncall_arn)
-    say("demo subscribed queue demo-oncall-alerts to the alert topic (every severity)")
-    capture = sqs.create_queue(QueueName="demo-bus-capture")["QueueUrl"]
-    capture_arn = sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name="demo-capture",
-        EventBusName=outputs["EventBusName"],
-        EventPattern=json.dumps({"source": ["retrain-trigger"]}),
-    )
-    events.put_targets(
-        Rule="demo-capture", EventBusName=outputs["EventBusName"], Targets=[{"Id": "capture", "Arn": capture_arn}]
-    )
-    say("demo routed the project bus's retrain-trigger events to queue demo-bus-capture")
-    return {"oncall": oncall, "capture": capture}
+def demo_monitor(args: argparse.Namespace) -> DemoMonitor:
+    """The monitor the command line describes."""
+    return DemoMonitor(args.monitor_id, args.critical, args.reset, args.warning, args.pipeline, args.source)
 
 
 class Demo:
@@ -164,7 +100,7 @@ class Demo:
     # --- setting up -------------------------------------------------------------------------------------------
 
     def deploy(self) -> StackInfo:
-        stack = deploy_stack(self.endpoint, STACK_NAME, stack_parameters(self.args))
+        stack = deploy_stack(self.endpoint, STACK_NAME, demo_monitor(self.args).stack_parameters())
         self.say(f"stack {STACK_NAME} created in moto from template.yaml ({len(stack.physical_ids)} resources)")
         for logical_id, resource_type, action in stack.skipped:
             self.say(f"  moto skipped {logical_id} ({resource_type}): {action}")
@@ -359,29 +295,13 @@ class Demo:
         }
 
 
-def drain(sqs: Any, queue_url: str) -> Iterator[dict[str, Any]]:
-    """Every message on the queue (each received once, then deleted)."""
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            return
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            yield message
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-    )
-    os.environ.pop("AWS_PROFILE", None)
+    enter_sandbox()
     log_path = args.out / "lambda.log"
     with log_path.open("w") as log, start_moto_server() as server:
-        os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+        enter_sandbox(server.endpoint_url)
         print(f"moto server on {server.endpoint_url}; Lambda logs and EMF metrics go to {log_path}")
         summary = Demo(args, server.endpoint_url, sys.stdout, log).run()
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

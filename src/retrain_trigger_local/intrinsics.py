@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
+from retrain_trigger_local.runtime import ACCOUNT_ID, REGION
+
 _CONDITION_FUNCTIONS = frozenset({"Condition", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"})
 
 

@@ -29,19 +29,12 @@ from typing import IO, Any, Self
 
 import yaml
 
-from retrain_trigger_local.demo import (
-    REFERENCE,
-    SCHEDULED_EVENT,
-    STACK_NAME,
-    drain,
-    parse_args,
-    prepare_world,
-    stack_parameters,
-)
-from retrain_trigger_local.deploy import DUMMY_CREDENTIALS, AwsTarget, StackInfo, deploy_stack
-from retrain_trigger_local.intrinsics import ACCOUNT_ID, REGION
+from retrain_trigger_local.aws_target import AwsTarget
+from retrain_trigger_local.deploy import StackInfo, deploy_stack
 from retrain_trigger_local.moto_server import MotoServer
-from retrain_trigger_local.template import ROOT, load_template
+from retrain_trigger_local.runtime import ACCOUNT_ID, REGION, ROOT, sandbox_environment
+from retrain_trigger_local.template import load_template
+from retrain_trigger_local.world import REFERENCE, SCHEDULED_EVENT, STACK_NAME, DemoMonitor, drain, prepare_world
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 SCRIPTS = ROOT / "scripts"
@@ -265,10 +258,10 @@ class SamLocal:
             before = self.server.configure({"lambda": {"use_docker": False}})
             self._cleanup.callback(self.server.configure, {"lambda": before["lambda"]})
             self.target = AwsTarget.of(self.server.endpoint_url)
-            self.args = parse_args([])
-            self.stack: StackInfo = deploy_stack(self.server.endpoint_url, STACK_NAME, stack_parameters(self.args))
+            self.monitor = DemoMonitor()
+            self.stack: StackInfo = deploy_stack(self.server.endpoint_url, STACK_NAME, self.monitor.stack_parameters())
             self.detached = detach_event_sources()
-            self.queues = prepare_world(self.client, self.stack.outputs, self.args.pipeline, self.say)
+            self.queues = prepare_world(self.client, self.stack.outputs, self.monitor.pipeline, self.say)
         with self._timed("endpoint image"):
             self.image = endpoint_image(self.base_image, self.server.endpoint_url)
             # SAM builds its own image on top of ours (its emulator, the layer): this session's port is in it, so
@@ -290,21 +283,13 @@ class SamLocal:
             rows = [row for row in csv.DictReader(handle) if row["timestamp"] <= until]
         with table.batch_writer() as batch:
             for row in rows:
-                item = {"monitor_id": self.args.monitor_id, "timestamp": row["timestamp"]}
+                item = {"monitor_id": self.monitor.monitor_id, "timestamp": row["timestamp"]}
                 batch.put_item(Item=item | {"drift_score": Decimal(row["drift_score"])})
         return len(rows)
 
     def sam_environment(self) -> dict[str, str]:
         """SAM's own environment: moto's endpoint (else ~10 s of STS retries) and credentials it hands on."""
-        env = {k: v for k, v in os.environ.items() if k not in {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"}}
-        return env | {
-            "AWS_ENDPOINT_URL": self.server.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "SAM_CLI_TELEMETRY": "0",
-        }
+        return sandbox_environment(self.server.endpoint_url) | {"SAM_CLI_TELEMETRY": "0"}
 
     def invoke(self, function: str, event: Path | Mapping[str, Any]) -> Invocation:
         """`sam local invoke FUNCTION -e EVENT` in the Lambda-like container, against moto."""
@@ -346,7 +331,7 @@ def read_back(local: SamLocal) -> Iterator[str]:
     """What the invocation left in moto, as lines: pipeline executions, the state and its history, and the
     messages on the retrain queue, the on-call queue (alerts) and the bus-capture queue (consumed here)."""
     outputs, sagemaker, sqs = local.stack.outputs, local.client("sagemaker"), local.client("sqs")
-    pipeline = local.args.pipeline
+    pipeline = local.monitor.pipeline
     executions = sagemaker.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
     yield f"SageMaker executions of {pipeline!r}: {len(executions)}"
     for execution in executions:

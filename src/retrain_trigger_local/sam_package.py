@@ -20,8 +20,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
-from retrain_trigger_local.intrinsics import REGION
-from retrain_trigger_local.template import ROOT
+from retrain_trigger_local.runtime import REGION, ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from retrain_trigger_local.runtime import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 
 

@@ -19,9 +19,17 @@ import boto3
 import pytest
 
 from retrain_trigger import wiring
-from retrain_trigger_local.demo import LambdaContext, drain, load_handler
 from retrain_trigger_local.deploy import deploy_stack
 from retrain_trigger_local.moto_server import start_moto_server
+from retrain_trigger_local.runtime import (
+    ACCOUNT_ID,
+    REAL_ACCOUNT_VARIABLES,
+    REGION,
+    SANDBOX_ENV,
+    LambdaContext,
+    load_handler,
+)
+from retrain_trigger_local.world import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "churn-model-retraining"
@@ -29,10 +37,10 @@ PIPELINE = "churn-model-retraining"
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name in REAL_ACCOUNT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **SANDBOX_ENV,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }.items():
@@ -44,11 +52,11 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         stack = deploy_stack(
             server.endpoint_url, "concurrency", {"TickMinutes": "1440", "MonitorEvery": "1d", "PipelineName": PIPELINE}
         )
-        session = boto3.Session(region_name="us-east-1")
+        session = boto3.Session(region_name=REGION)
         sagemaker = session.client("sagemaker", endpoint_url=server.endpoint_url)
         sagemaker.create_pipeline(
             PipelineName=PIPELINE,
-            RoleArn="arn:aws:iam::123456789012:role/pipeline",
+            RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/pipeline",
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
         )
         function = session.client("lambda", endpoint_url=server.endpoint_url).get_function_configuration(

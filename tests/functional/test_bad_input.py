@@ -24,7 +24,7 @@ from botocore.stub import Stubber
 
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.errors import BadInput, ConfigError
-from retrain_trigger_local.demo import drain
+from retrain_trigger_local.world import drain
 from tests.support.world import PIPELINE, TICK, World, context, event
 
 BROKEN, HEALTHY = "churn-model", "fraud-model"  # the lifecycle events in events/*.json are about churn-model

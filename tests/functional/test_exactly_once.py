@@ -10,7 +10,7 @@ import pytest
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.service import evaluate_due_monitors
-from retrain_trigger_local.demo import drain
+from retrain_trigger_local.world import drain
 from tests.support.world import PIPELINE, TICK, World, context, event
 
 NOW = datetime(2024, 8, 9, tzinfo=UTC)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.demo import drain
+from retrain_trigger_local.world import drain
 from tests.support import resources
 from tests.support.world import TICK, World, context
 

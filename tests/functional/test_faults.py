@@ -31,7 +31,7 @@ from moto import mock_aws
 from retrain_trigger import wiring
 from retrain_trigger.adapters import clients
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.demo import drain
+from retrain_trigger_local.world import drain
 from tests.support.faults import Bursts, FaultInjector, FaultPlan, Independent, Scripted
 from tests.support.world import World, context, event
 

@@ -8,7 +8,7 @@ import pytest
 
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.errors import BadInput, ConfigError
-from retrain_trigger_local.demo import drain
+from retrain_trigger_local.world import drain
 from tests.support.world import PIPELINE, TICK, World, context, event
 
 

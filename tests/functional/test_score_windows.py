@@ -22,7 +22,7 @@ from retrain_trigger.adapters.scores import DynamoDBScoreSource
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, RetrainTriggerError
 from retrain_trigger.model import Observation
-from retrain_trigger_local.demo import load_handler
+from retrain_trigger_local.runtime import load_handler
 from tests.support import resources
 from tests.support.scale import ScoreStream, create_window_table, enable_score_stream, use_score_windows
 from tests.support.world import TICK, World, context

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from retrain_trigger_local.deploy import StackInfo, capture_lambda_targets
+from retrain_trigger_local.deploy import StackInfo
 from retrain_trigger_local.intrinsics import ParameterError, effective_parameters
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import ROOT, TEMPLATE, read_template
 from tests.support import resources
-from tests.support.stacks import Deploy, client
+from tests.support.stacks import Deploy, capture_lambda_targets, client
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from retrain_trigger.errors import BadInput
-from retrain_trigger.events import ScheduledTick, parse_event
 from retrain_trigger_local.local_invoke import Invocation, SamLocal
-from retrain_trigger_local.template import ROOT
+from retrain_trigger_local.runtime import ROOT
 
 EVENTS = ROOT / "events"
 pytestmark = pytest.mark.sam_local
 
 TICK = json.loads((EVENTS / "scheduled.json").read_text())["time"]
+# The demo stack's monitor and pipeline (retrain_trigger_local.world.DemoMonitor's defaults), written out here.
+MONITOR_ID = "churn-model"
+PIPELINE = "churn-model-retraining"
 
 
 def state_item(local: SamLocal) -> dict[str, Any]:
@@ -41,12 +42,12 @@ def test_the_evaluator_on_a_breach_starts_the_pipeline_in_moto(sam_local: SamLoc
     assert breach.error_type is None, breach.payload
 
     sagemaker = sam_local.client("sagemaker")
-    summaries = sagemaker.list_pipeline_executions(PipelineName=sam_local.args.pipeline)["PipelineExecutionSummaries"]
+    summaries = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
     (execution,) = summaries
     parameters = sagemaker.list_pipeline_parameters_for_execution(
         PipelineExecutionArn=execution["PipelineExecutionArn"]
     )["PipelineParameters"]
-    assert {p["Name"]: p["Value"] for p in parameters}["MonitorId"] == sam_local.args.monitor_id
+    assert {p["Name"]: p["Value"] for p in parameters}["MonitorId"] == MONITOR_ID
     assert float({p["Name"]: p["Value"] for p in parameters}["DriftScore"]) == pytest.approx(0.2186)
     (monitor,) = breach.payload["monitors"]
     started = [a["result"] for a in monitor["actions"] if a["kind"] == "sagemaker" and a["status"] == "done"]
@@ -58,9 +59,7 @@ def test_the_lifecycle_function_with_the_succeeded_event_moves_the_state_to_retr
     sam_local: SamLocal, breach: Invocation
 ) -> None:
     sagemaker = sam_local.client("sagemaker")
-    (execution,) = sagemaker.list_pipeline_executions(PipelineName=sam_local.args.pipeline)[
-        "PipelineExecutionSummaries"
-    ]
+    (execution,) = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
     described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
     event = json.loads((EVENTS / "pipeline-succeeded.json").read_text())
     event["resources"] = [described["PipelineArn"], described["PipelineExecutionArn"]]
@@ -78,12 +77,8 @@ def test_the_lifecycle_function_with_the_succeeded_event_moves_the_state_to_retr
 
 
 def test_a_malformed_event_fails_the_invocation_naming_the_field(sam_local: SamLocal) -> None:
-    malformed = json.loads((EVENTS / "malformed.json").read_text())
-    with pytest.raises(BadInput) as expected:
-        parse_event(malformed, ScheduledTick)
-    assert expected.value.field.startswith("event.")
-
+    # events/malformed.json has no "time" (and a number for "detail-type"): the tick's time is what is missing.
     result = sam_local.invoke("EvaluatorFunction", EVENTS / "malformed.json")
 
     assert result.error_type == "BadInput"
-    assert f"field {expected.value.field!r}" in result.payload["errorMessage"]
+    assert "field 'event.time'" in result.payload["errorMessage"]

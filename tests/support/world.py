@@ -12,7 +12,8 @@ import pytest
 
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.demo import LambdaContext, drain, load_handler
+from retrain_trigger_local.runtime import ACCOUNT_ID, LambdaContext, load_handler
+from retrain_trigger_local.world import drain
 from tests.support import resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ class World:
         self.parameter = resources.create_parameter(aws_client("ssm"))
         aws_client("sagemaker").create_pipeline(
             PipelineName=PIPELINE,
-            RoleArn="arn:aws:iam::123456789012:role/pipeline",
+            RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/pipeline",
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
         )
         self.oncall = self.subscribe({"severity": ["critical", "error", "escalation"]})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrain_trigger_local.bench.scenario import ROOT
+from retrain_trigger_local.runtime import ROOT
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 _SKIPPED = frozenset({"__pycache__"})

@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import TextIO
 
 from retrain_trigger_local.bench.artefacts import build_sizes
+from retrain_trigger_local.bench.coldstart import COLD_START_MONITORS, COLD_START_RUNS, compare_cold_starts
 from retrain_trigger_local.bench.fanout import FANOUT_CAP_SECONDS, FANOUT_MONITORS, measure_fanout
 from retrain_trigger_local.bench.imports import IMPORT_RUNS, compare_imports
 from retrain_trigger_local.bench.replay import HOURS_PER_YEAR, replay_rate
-from retrain_trigger_local.bench.report import BenchReport, json_line
-from retrain_trigger_local.bench.scenario import MAX_TICKS, SOURCES, Source, seed
+from retrain_trigger_local.bench.results import BenchReport
+from retrain_trigger_local.bench.scenario import MAX_TICKS, SOURCES, Source
+from retrain_trigger_local.bench.seeding import seed
+from retrain_trigger_local.bench.summary import as_dict, json_line
+from retrain_trigger_local.bench.tables import markdown
 from retrain_trigger_local.bench.ticks import VARIANTS, check_steady, run_variant
 from retrain_trigger_local.moto_server import MotoServer
 
-PARTS = ("ticks", "fanout", "replay", "imports", "build")
+PARTS = ("coldstart", "ticks", "fanout", "replay", "imports", "build")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Options:
     cap_seconds: float = 45.0
     ours_cap_seconds: float = 300.0
     import_runs: int = IMPORT_RUNS
+    cold_start_runs: int = COLD_START_RUNS
     replay_hours: int = HOURS_PER_YEAR
     fanout_monitors: int = FANOUT_MONITORS
     fanout_shard: int | None = None  # None: the evaluator's SHARD_SIZE default
@@ -47,6 +52,7 @@ QUICK = Options(
     sizes=(20, 150),
     cap_seconds=60.0,
     import_runs=5,
+    cold_start_runs=15,
     replay_hours=24 * 30,
     fanout_monitors=300,
     fanout_shard=120,
@@ -73,6 +79,11 @@ def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> Benc
         print(f"bench: {text}", file=log, flush=True)
 
     with MotoServer() as server:
+        if "coldstart" in options.parts:
+            server.reset()
+            say(f"cold start: ours vs the minimal baseline, {options.cold_start_runs} fresh processes each")
+            world = seed(server.endpoint_url, "cloudwatch", range(COLD_START_MONITORS))
+            report.cold_start = compare_cold_starts(world, options.cold_start_runs)
         for source in options.sources if "ticks" in options.parts else ():
             for size in options.sizes:
                 server.reset()
@@ -119,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fanout-shard", type=int, help="monitors per shard (default: the evaluator's SHARD_SIZE)")
     parser.add_argument("--fanout-cap", type=float, help="seconds the fan-out may take before it stops")
     parser.add_argument("--import-runs", type=int, help="fresh interpreters per import (at least 5)")
+    parser.add_argument("--cold-start-runs", type=int, help="fresh processes per cold-start variant (default 100)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, help="what to measure (default everything)")
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="directory of bench.json")
     args = parser.parse_args(args_list)
@@ -128,17 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources=tuple(args.sources or base.sources),
         cap_seconds=args.cap or base.cap_seconds,
         import_runs=args.import_runs or base.import_runs,
+        cold_start_runs=args.cold_start_runs or base.cold_start_runs,
         replay_hours=base.replay_hours,
         fanout_monitors=args.fanout_monitors or base.fanout_monitors,
         fanout_shard=args.fanout_shard or base.fanout_shard,
         fanout_cap_seconds=args.fanout_cap or base.fanout_cap_seconds,
         parts=tuple(args.parts or base.parts),
     )
-    if options.import_runs < 5 or min(options.sizes) < 1:
-        parser.error("--import-runs must be at least 5 and every size at least 1")
+    if options.import_runs < 5 or options.cold_start_runs < 5 or min(options.sizes) < 1:
+        parser.error("--import-runs and --cold-start-runs must be at least 5 and every size at least 1")
     report = run(options, args_list)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-    print(report.markdown())
+    (args.out / "bench.json").write_text(json.dumps(as_dict(report), indent=2) + "\n")
+    print(markdown(report))
     print(json_line(report))
     return 0

@@ -20,9 +20,11 @@ from typing import Any
 
 import boto3
 
-from retrain_trigger_local.bench.scenario import REGION, SANDBOX_ENV, Source, World, seed
+from retrain_trigger_local.bench.scenario import Source, World
+from retrain_trigger_local.bench.seeding import seed
 from retrain_trigger_local.bench.ticks import VariantRun, WarmContainer, check_steady, run_variant
 from retrain_trigger_local.moto_server import MotoServer
+from retrain_trigger_local.runtime import ACCOUNT_ID, REGION, SANDBOX_ENV
 
 FANOUT_MONITORS = 100_000
 FANOUT_CAP_SECONDS = 360.0  # the whole 100,000 takes about 4 minutes on moto, on 2 cores
@@ -192,7 +194,7 @@ def _sqs_event(message: dict[str, Any]) -> dict[str, Any]:
                 "messageAttributes": {},
                 "md5OfBody": message["MD5OfBody"],
                 "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:bench-shards",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:bench-shards",
                 "awsRegion": REGION,
             }
         ]

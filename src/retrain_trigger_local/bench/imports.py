@@ -10,7 +10,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, FUNCTION_ENV, LAYER_DIR, SANDBOX_ENV
+from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, FUNCTION_ENV
+from retrain_trigger_local.runtime import LAYER_DIR, SANDBOX_ENV
 
 HANDLER = "import app"
 BASELINE = "import boto3; from aws_lambda_powertools import Logger, Metrics, Tracer"

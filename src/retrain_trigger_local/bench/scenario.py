@@ -1,4 +1,4 @@
-"""The bench's world: N monitors, their configuration and scores, seeded on the moto server before any measuring.
+"""The bench's world: N monitors, their configuration and scores (seeded on the moto server by bench.seeding).
 
 Every monitor has one score below its warning level, written once: every tick, for every monitor, is the steady
 state (nothing changes, nothing to alert). That is what nearly every hourly tick of a real fleet looks like, and it
@@ -12,23 +12,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import boto3
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from retrain_trigger_local.runtime import FUNCTIONS_DIR, ROOT, SANDBOX_ENV
 
 Source = Literal["cloudwatch", "dynamodb"]
 SOURCES: tuple[Source, ...] = ("cloudwatch", "dynamodb")
 
-ROOT = Path(__file__).resolve().parents[3]  # same as retrain_trigger_local.template.ROOT, without importing yaml
-EVALUATOR_DIR = ROOT / "functions" / "evaluator"
-LAYER_DIR = ROOT / "layers" / "retrain_trigger"
+
+EVALUATOR_DIR = FUNCTIONS_DIR / "evaluator"
 SCHEDULED_EVENT = ROOT / "events" / "scheduled.json"
 
-REGION = "us-east-1"
 TICK = timedelta(hours=1)
 SCORES_AT = datetime(2024, 8, 9, tzinfo=UTC)  # every monitor's one datapoint; tick k runs k hours later
 MAX_TICKS = 3  # the datapoint stays fresh (max_age) for this many ticks
@@ -47,14 +41,6 @@ QUEUE = "bench-retrain.fifo"
 SHARD_QUEUE = "bench-shards"
 BUS = "bench-bus"
 
-# What every process talking to the moto server needs (dummy credentials, never real ones).
-SANDBOX_ENV = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 # What Lambda and template.yaml's Globals give the evaluator (tracing is not disabled: the template turns it on).
 FUNCTION_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "retrain-trigger-evaluator",
@@ -153,106 +139,3 @@ class World:
             "POWERTOOLS_TRACE_DISABLED": "1",
             "AWS_ENDPOINT_URL": self.endpoint,
         }
-
-
-def _session() -> boto3.session.Session:
-    return boto3.session.Session(
-        aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"],
-        region_name=REGION,
-    )
-
-
-def _create_table(dynamodb: DynamoDBClient, name: str, logical_id: str) -> None:
-    from retrain_trigger_local.template import resource_properties  # noqa: PLC0415 - yaml only where seeding
-
-    props = resource_properties(logical_id)
-    extra: dict[str, Any] = {}
-    if "GlobalSecondaryIndexes" in props:
-        extra["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-        **extra,
-    )
-
-
-def seed(
-    endpoint: str,
-    source: Source,
-    indexes: Sequence[int],
-    configured: Sequence[int] | None = None,
-    shard_queue: bool = False,
-) -> World:
-    """Tables from template.yaml's own properties, the topic, queue and bus, the configuration of `configured`
-    monitors (default: `indexes`), and one score for each of `indexes`, on an empty moto account (the caller resets
-    the server between worlds). With `shard_queue`, the queue a too-large tick is sharded to."""
-    from retrain_trigger_local.bench.windows import deliver, enable_stream, windows_available  # noqa: PLC0415 - a cycle
-
-    session = _session()
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-    for name, logical_id in (
-        (STATE_TABLE, "StateTable"),
-        (NAIVE_STATE_TABLE, "StateTable"),
-        (SCORE_TABLE, "ScoreTable"),
-    ):
-        _create_table(dynamodb, name, logical_id)
-    document = json.dumps(catalog_document(indexes if configured is None else configured, source))
-    s3 = session.client("s3", endpoint_url=endpoint)
-    s3.create_bucket(Bucket=CONFIG_BUCKET)
-    s3.put_object(Bucket=CONFIG_BUCKET, Key=CONFIG_KEY, Body=document.encode())
-    windows = source == "dynamodb" and windows_available()
-    if windows:
-        enable_stream(dynamodb, SCORE_TABLE)  # before the scores: the consumer reads them from the stream
-    if source == "dynamodb":
-        _seed_score_items(dynamodb, indexes)
-    else:
-        _seed_metrics(session, endpoint, indexes)
-    topic_arn = session.client("sns", endpoint_url=endpoint).create_topic(Name=TOPIC)["TopicArn"]
-    queue_url = session.client("sqs", endpoint_url=endpoint).create_queue(
-        QueueName=QUEUE, Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
-    session.client("events", endpoint_url=endpoint).create_event_bus(Name=BUS)
-    shards = ""
-    if shard_queue:
-        shards = session.client("sqs", endpoint_url=endpoint).create_queue(QueueName=SHARD_QUEUE)["QueueUrl"]
-    world = World(endpoint, source, tuple(indexes), topic_arn, queue_url, windows, shards)
-    if windows:
-        deliver(world)
-    return world
-
-
-def _seed_score_items(dynamodb: DynamoDBClient, indexes: Sequence[int]) -> None:
-    """Plain score items, as producers write them."""
-    stamp = SCORES_AT.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for start in range(0, len(indexes), 25):  # BatchWriteItem's limit
-        dynamodb.batch_write_item(
-            RequestItems={
-                SCORE_TABLE: [
-                    {
-                        "PutRequest": {
-                            "Item": {
-                                "monitor_id": {"S": monitor_id(i)},
-                                "timestamp": {"S": stamp},
-                                "drift_score": {"N": str(score(i))},
-                            }
-                        }
-                    }
-                    for i in indexes[start : start + 25]
-                ]
-            }
-        )
-
-
-def _seed_metrics(session: boto3.session.Session, endpoint: str, indexes: Sequence[int]) -> None:
-    cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
-    for start in range(0, len(indexes), 1000):  # PutMetricData's limit of datums per call
-        cloudwatch.put_metric_data(
-            Namespace=NAMESPACE,
-            MetricData=[
-                {"MetricName": metric_name(i), "Timestamp": SCORES_AT, "Value": score(i)}
-                for i in indexes[start : start + 1000]
-            ],
-        )

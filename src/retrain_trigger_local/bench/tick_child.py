@@ -9,7 +9,6 @@ the tick in progress is written as incomplete, with the calls it had made so far
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -18,40 +17,20 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import FrameType
 from typing import Any, Literal, TextIO
 
 from retrain_trigger_local.bench.counters import CallCounter
-from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, scheduled_event, tick_time
+from retrain_trigger_local.bench.scenario import scheduled_event, tick_time
+from retrain_trigger_local.runtime import LambdaContext, load_handler
 
 Variant = Literal["ours", "naive"]
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """What Powertools reads from the Lambda context (the demo's shim imports pandas; this process must not)."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:retrain-trigger-evaluator"
 
 
 def max_rss_mib() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
-
-
-def load_evaluator_app() -> ModuleType:
-    """functions/evaluator/app.py by path, as Lambda loads the handler at a cold start."""
-    spec = importlib.util.spec_from_file_location("app", EVALUATOR_DIR / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class _Writer:
@@ -67,7 +46,7 @@ Tick = Callable[[int, "dict[str, Any] | None"], dict[str, Any]]
 
 
 def _ours(size: int) -> Tick:
-    app = load_evaluator_app()
+    app = load_handler("evaluator", module_name="app")  # one handler in this process: Lambda's module name
 
     def tick(k: int, event: dict[str, Any] | None) -> dict[str, Any]:
         context = LambdaContext("retrain-trigger-evaluator", f"bench-{size}-tick-{k}")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, LAYER_DIR, ROOT, Source, World
+from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, Source, World
 from retrain_trigger_local.bench.tick_child import Variant
+from retrain_trigger_local.runtime import LAYER_DIR, ROOT
 
 VARIANTS: tuple[Variant, ...] = ("ours", "naive")
 

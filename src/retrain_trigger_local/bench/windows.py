@@ -8,7 +8,6 @@ default batch size).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from retrain_trigger_local.bench.scenario import LAYER_DIR, ROOT, SCORE_TABLE, WINDOW_TABLE, World
+from retrain_trigger_local.bench.scenario import SCORE_TABLE, WINDOW_TABLE, World
+from retrain_trigger_local.runtime import LAYER_DIR, ROOT, LambdaContext, handler_path, load_handler
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONSUMER = ROOT / "functions" / "score_windows" / "app.py"
+CONSUMER = "score_windows"  # functions/score_windows/app.py
 BATCH_SIZE = 100
 EMPTY_SCORE_TABLE = "bench-scores-before-the-producers"
 STREAM_TABLE = "BENCH_STREAM_TABLE"  # the pump's own variable: whose stream to read
@@ -32,7 +32,7 @@ def windows_available() -> bool:
     from retrain_trigger_local.template import read_template  # noqa: PLC0415 - yaml only where seeding
 
     resources = read_template()["Resources"]
-    return "ScoreWindowTable" in resources and CONSUMER.is_file()
+    return "ScoreWindowTable" in resources and (ROOT / "functions" / CONSUMER / "app.py").is_file()
 
 
 def enable_stream(dynamodb: DynamoDBClient, score_table: str) -> None:
@@ -53,7 +53,7 @@ def enable_stream(dynamodb: DynamoDBClient, score_table: str) -> None:
 
 def deliver(world: World) -> None:
     """Run the consumer over the whole stream in a fresh process; raises if any record was not applied."""
-    path = os.pathsep.join([str(LAYER_DIR), str(CONSUMER.parent), os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([str(LAYER_DIR), str(handler_path(CONSUMER).parent), os.environ.get("PYTHONPATH", "")])
     env = {
         **os.environ,
         **world.child_environment(),
@@ -101,12 +101,7 @@ def _records(score_table: str) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    from retrain_trigger_local.bench.tick_child import LambdaContext  # noqa: PLC0415
-
-    spec = importlib.util.spec_from_file_location("score_windows_app", CONSUMER)
-    assert spec is not None and spec.loader is not None
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_handler(CONSUMER)
     records = _records(os.environ[STREAM_TABLE])
     for start in range(0, len(records), BATCH_SIZE):
         context = LambdaContext("retrain-trigger-score-windows", f"bench-windows-{start}")

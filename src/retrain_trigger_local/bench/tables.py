@@ -1,0 +1,383 @@
+"""The bench's tables for people: one Markdown section per measurement, assembled by `markdown`."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from retrain_trigger_local.bench import cost
+from retrain_trigger_local.bench.coldstart import COLD_START_GOAL
+from retrain_trigger_local.bench.fanout import ShardRun
+from retrain_trigger_local.bench.figures import (
+    cold_start_ratio,
+    first_invocation_extra,
+    monthly_cost,
+    wall_ratio,
+)
+from retrain_trigger_local.bench.floor import floor_calls
+from retrain_trigger_local.bench.results import BenchReport
+from retrain_trigger_local.bench.scenario import MAX_AGE, THRESHOLDS
+from retrain_trigger_local.bench.ticks import VariantRun
+
+
+def markdown(report: BenchReport) -> str:
+    sections = [
+        f"`{report.command}` · {report.date} · {report.machine} · "
+        + ", ".join(f"{name} {v}" for name, v in report.versions.items()),
+        "Scenario: N monitors, each with one score below its warning level "
+        f"({', '.join(f'{k} {v}' for k, v in THRESHOLDS.items())}, max_age {MAX_AGE}), read from CloudWatch "
+        "(one metric per monitor) or from the DynamoDB score table: every tick is the steady state, nothing "
+        "changes. Each variant runs in its own fresh process against the embedded moto server; the first tick "
+        "of a process is its cold start and is left out of the timing when it ran more than one.",
+    ]
+    if report.cold_start:
+        sections.append("#### Cold start: what a user pays (the headline)\n\n" + cold_start_table(report))
+    if report.runs:  # `--parts` without ticks: no empty tables
+        sections += [
+            "#### AWS calls per steady-state tick\n\n" + calls_table(report),
+            "#### Wall time per tick (our code + moto on loopback, not AWS latency)\n\n" + time_table(report),
+        ]
+    if report.replay:
+        sections.append("#### Replay (the policy engine alone)\n\n" + replay_table(report))
+    if report.imports:
+        sections.append("#### Cold import alone (fresh interpreter per run)\n\n" + import_table(report))
+    if any(r.rss for r in report.runs):
+        sections.append("#### Peak RSS (fresh process per run, against the moto server)\n\n" + rss_table(report))
+    if report.fanout:
+        sections.append("#### Fan-out\n\n" + fanout_table(report))
+    if report.build:
+        sections.append("#### Artefacts (`sam build`)\n\n" + build_table(report))
+    cw = report.reference_size("cloudwatch")
+    if cw is not None and monthly_cost(report, "ours", "cloudwatch", cw):
+        sections.append(f"#### Cost per model-month, hourly checks, N = {cw:,}\n\n" + cost_table(report, cw))
+    return "\n\n".join(sections) + "\n"
+
+
+def cold_start_table(report: BenchReport) -> str:
+    """Ours and the minimal baseline, each a fresh process importing its handler and running the first tick."""
+    assert report.cold_start is not None
+    c = report.cold_start
+    rows = [
+        [
+            f"{s.label}: `{s.handler}`",
+            str(len(s.runs)),
+            f"{s.median_import_ms:.0f}",
+            f"{s.median_invoke_ms:.0f}",
+            f"{s.median_ms:.0f}",
+            f"{min(r.total_ms for r in s.runs):.0f}-{max(r.total_ms for r in s.runs):.0f}",
+            f"{s.median_cpu_ms:.0f}",
+            _by_operation(s.calls),
+        ]
+        for s in (c.ours, c.baseline)
+    ]
+    verdict = "meets" if c.ratio <= COLD_START_GOAL else "misses"
+    rows.append(
+        [
+            f"**cold_start_ratio_fair** (ours ÷ baseline, medians; goal ≤ {COLD_START_GOAL})",
+            "",
+            "",
+            "",
+            f"**{c.ratio:.2f}**",
+            verdict,
+            "-" if c.cpu_ratio is None else f"{c.cpu_ratio:.2f}",
+            "",
+        ]
+    )
+    intro = (
+        f"Each run is a fresh process against the moto server's world of {c.monitors} CloudWatch monitors: it loads "
+        "the handler by path (as Lambda does) and runs the first steady tick; the clock starts before the handler's "
+        "first import. The baseline (bench/baseline_app.py) imports boto3 and Powertools' Logger and Metrics and "
+        "makes the floor's calls only. Tracing off for both (no X-Ray daemon here).\n\n"
+    )
+    table = _table(
+        ["cold start", "runs", "import ms", "first invocation ms", "median ms", "range ms", "CPU ms", "calls"],
+        "lrrrrrrl",
+        rows,
+    )
+    if not c.extra_imports:
+        return intro + table
+    extra = ", ".join(f"{package} {ms:.0f} ms ({count} modules)" for package, ms, count in c.extra_imports)
+    return (
+        intro
+        + table
+        + "\n\nWhat ours imports beyond the baseline (`-X importtime`, self time by package, one run each): "
+        + extra
+        + "."
+    )
+
+
+def calls_table(report: BenchReport) -> str:
+    rows = []
+    for source in ("cloudwatch", "dynamodb"):
+        for size in report.sizes(source):
+            ours, naive = report.run("ours", source, size), report.run("naive", source, size)
+            floor = floor_calls(size, source)
+            rows.append(
+                [
+                    source,
+                    f"{size:,}",
+                    _calls(ours),
+                    _calls(naive),
+                    str(floor),
+                    _per(ours, size),
+                    _per(naive, size),
+                    f"{floor / size:.4f}",
+                    _ratio(ours.calls_per_tick if ours and ours.complete else None, floor),
+                    _ratio(naive.calls_per_tick if naive and naive.complete else None, _tick_calls(ours)),
+                    _operations(ours),
+                ]
+            )
+    header = ["source", "N", "ours", "naive", "floor", "ours/eval", "naive/eval", "floor/eval"]
+    return _table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lrrrrrrrrrl", rows)
+
+
+def time_table(report: BenchReport) -> str:
+    rows = []
+    for source in ("cloudwatch", "dynamodb"):
+        for size in report.sizes(source):
+            ours, naive = report.run("ours", source, size), report.run("naive", source, size)
+            ratio = wall_ratio(report, source, size)
+            rows.append(
+                [
+                    source,
+                    f"{size:,}",
+                    "-" if ours is None or not ours.done else f"{ours.done[0].seconds * 1000:,.0f}",
+                    _ms(ours),
+                    _cpu_ms(ours),
+                    _ms(naive),
+                    _ratio_text(ratio, ours, naive),
+                    _ticks(ours),
+                    _ticks(naive),
+                ]
+            )
+    header = [
+        "source",
+        "N",
+        "ours tick 1 ms (cold)",
+        "ours ms/tick",
+        "ours CPU ms",
+        "naive ms/tick",
+        "naive ÷ ours",
+    ]
+    return _table([*header, "ours ticks", "naive ticks"], "lrrrrrrl", rows)
+
+
+def replay_table(report: BenchReport) -> str:
+    assert report.replay is not None
+    r = report.replay
+    row = [f"{r.evaluations:,}", str(r.transitions), f"{r.seconds * 1000:.0f}", f"{r.per_second:,.0f}"]
+    return _table(["hourly evaluations (a year)", "transitions", "ms (median of 3)", "evaluations/s"], "r", [row])
+
+
+def import_table(report: BenchReport) -> str:
+    assert report.imports is not None
+    handler, baseline = report.imports
+    rows = [
+        [
+            f"{t.label}: `{t.statement}`",
+            str(len(t.runs_ms)),
+            f"{t.median_ms:.0f}",
+            f"{min(t.runs_ms):.0f}-{max(t.runs_ms):.0f}",
+            ", ".join(t.loaded) or "none",
+        ]
+        for t in (handler, baseline)
+    ]
+    rows.append(["ratio (handler ÷ baseline, medians)", "", f"{handler.median_ms / baseline.median_ms:.2f}", "", ""])
+    extra = first_invocation_extra(report)
+    ratio = cold_start_ratio(report)
+    if extra is not None and ratio is not None:
+        size, ms = extra
+        what = f"first invocation's extra (ours' cold tick minus a warm tick, CloudWatch, N = {size:,})"
+        rows.append([what, "1", f"{ms:.0f}", "", "lazy imports, clients, first connections"])
+        rows.append(["cold start ratio ((import + first invocation's extra) ÷ baseline)", "", f"{ratio:.2f}", "", ""])
+    return _table(
+        ["import", "runs", "median ms", "range ms", "of pandas, numpy, matplotlib, aws_xray_sdk: loaded"],
+        "lrrrl",
+        rows,
+    )
+
+
+def rss_table(report: BenchReport) -> str:
+    rows = [
+        [
+            r.source,
+            f"{r.size:,}",
+            r.variant,
+            f"{r.rss.base_mib:.1f}",
+            f"{r.rss.imported_mib:.1f}",
+            f"{r.rss.peak_mib:.1f}",
+        ]
+        for r in report.runs
+        if r.rss is not None and r.size == max(report.sizes(r.source))
+    ]
+    return _table(["source", "N", "variant", "start MiB", "after import MiB", "peak MiB"], "lrlr", rows)
+
+
+def fanout_table(report: BenchReport) -> str:
+    assert report.fanout is not None
+    f = report.fanout
+
+    def row(s: ShardRun) -> list[str]:
+        return [str(s.shard), f"{s.monitors:,}", str(s.total), f"{s.seconds * 1000:,.0f}", _by_operation(s.calls)]
+
+    shown = f.shards if len(f.shards) <= 12 else [*f.shards[:3], None, *f.shards[-2:]]
+    rows = [row(s) if s is not None else ["…", "", "", "", "(every shard: bench.json)"] for s in shown]
+    if f.dispatch is not None:
+        d = f.dispatch
+        dispatch = ["scheduled tick", f"{f.monitors:,}", str(d.total), f"{d.seconds * 1000:,.0f}"]
+        rows.insert(0, [*dispatch, _by_operation(d.calls)])
+    if f.shards:
+        ms = sorted(s.seconds * 1000 for s in f.shards)
+        calls = sorted(s.total for s in f.shards)
+        rows.append(
+            [
+                "per shard",
+                "",
+                f"{calls[0]}-{calls[-1]}",
+                f"{ms[0]:,.0f} / {statistics.median(ms):,.0f} / {ms[-1]:,.0f}",
+                "calls min-max; ms min / median / max",
+            ]
+        )
+    rows.append(
+        [
+            f"**total** ({len(f.shards)} of {f.planned} shards)",
+            f"{f.evaluated:,}",
+            f"{f.total_calls:,}",
+            f"{f.total_seconds * 1000:,.0f}",
+            f"floor {sum(floor_calls(s.monitors, f.source) for s in f.shards):,}"
+            + ("" if f.complete else f"; stopped by the {f.cap_seconds:.0f} s cap"),
+        ]
+    )
+    how = (
+        "a warm process takes one shard an invocation, as a warm container consuming the queue (shard 0 is its "
+        "cold start)"
+        if f.dispatch is not None
+        else "one fresh process (one invocation) per shard"
+    )
+    intro = (
+        f"{f.monitors:,} monitors ({f.source}), shards of {f.shard_size:,}: {f.entry_point}; {how}. Each shard "
+        "runs against a moto account holding the configuration and only that shard's scores; ms is the "
+        "invocation's own time.\n\n"
+    )
+    return intro + _table(["shard", "monitors", "calls", "ms", "calls by operation"], "lrrrl", rows)
+
+
+def build_table(report: BenchReport) -> str:
+    assert report.build is not None
+    b = report.build
+    if not b.built:
+        return f"not built: no {b.directory}/template.yaml (run `make sam-build` first)"
+    rows = [[a.name, str(a.files), _size(a.bytes_on_disk), _size(a.zipped_bytes)] for a in b.artefacts]
+    total = [sum(a.bytes_on_disk for a in b.artefacts), sum(a.zipped_bytes for a in b.artefacts)]
+    rows.append(["**total**", str(sum(a.files for a in b.artefacts)), _size(total[0]), _size(total[1])])
+    header = ["artefact", "files", "on disk", "zipped"]
+    return f"{b.directory}, built {b.built_at}\n\n" + _table(header, "lr", rows)
+
+
+def cost_table(report: BenchReport, size: int) -> str:
+    ours, naive = monthly_cost(report, "ours", "cloudwatch", size), monthly_cost(report, "naive", "cloudwatch", size)
+    assert ours is not None
+    items = sorted(set(ours.by_item) | set(naive.by_item if naive else {}))
+    rows = [
+        [
+            item,
+            f"{ours.by_item.get(item, 0.0):.4f}",
+            "-" if naive is None else f"{naive.by_item.get(item, 0.0):.4f}",
+        ]
+        for item in items
+    ]
+    rows.append(["**fleet per month**", f"{ours.total:.2f}", "-" if naive is None else f"{naive.total:.2f}"])
+    rows.append(["**per model-month**", f"{ours.per_model:.5f}", "-" if naive is None else f"{naive.per_model:.5f}"])
+    rows.append(["one CloudWatch alarm per model, per model-month", f"{cost.alarm_per_model_month():.2f}", ""])
+    note = (
+        f"USD, us-east-1 list prices as of {cost.PRICES_AS_OF} (in bench/cost.py), no free tier; CloudWatch "
+        f"source, {cost.HOURS_PER_MONTH} ticks a month, each as the measured steady-state tick. Lambda duration: "
+        f"the tick's measured CPU time + {cost.CALL_LATENCY_SECONDS * 1000:.0f} ms per call (assumed AWS latency), "
+        "512 MB arm64. Logs: the bytes the handler wrote per tick. Transitions (rare) are not counted.\n\n"
+    )
+    return note + _table(["item", "ours USD/month", "naive USD/month"], "lr", rows)
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
+
+
+def _tick_calls(run: VariantRun | None) -> int | None:
+    return run.calls_per_tick if run is not None and run.complete else None
+
+
+def _calls(run: VariantRun | None) -> str:
+    if run is None:
+        return "-"
+    if run.complete:
+        return f"{run.calls_per_tick:,}"
+    partial = run.ticks[-1] if run.ticks else None
+    if partial is None:
+        return "not run"
+    done = f" for {partial.evaluated:,} monitors" if partial.evaluated else ""
+    return f"stopped at {run.cap_seconds:.0f} s: {partial.total:,}{done}"
+
+
+def _per(run: VariantRun | None, size: int) -> str:
+    if run is None:
+        return "-"
+    if run.complete and run.calls_per_tick is not None:
+        return f"{run.calls_per_tick / size:.4f}"
+    partial = run.ticks[-1] if run.ticks else None
+    if partial is not None and partial.evaluated:
+        return f"({partial.total / partial.evaluated:.4f} over {partial.evaluated:,})"
+    return "-"
+
+
+def _ratio(numerator: int | None, denominator: int | None) -> str:
+    if numerator is None or not denominator:
+        return "-"
+    return f"{numerator / denominator:.2f}"
+
+
+def _by_operation(calls: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in calls.items())
+
+
+def _operations(run: VariantRun | None) -> str:
+    if run is None:
+        return "-"
+    if run.complete and run.steady:
+        return _by_operation(run.steady[0].calls)
+    return "so far: " + _by_operation(run.ticks[-1].calls) if run.ticks else "-"
+
+
+def _ms(run: VariantRun | None) -> str:
+    if run is None:
+        return "-"
+    if run.complete and run.seconds_per_tick is not None:
+        return f"{run.seconds_per_tick * 1000:,.0f}"
+    return f"> {run.cap_seconds * 1000:,.0f} (stopped)"
+
+
+def _ratio_text(ratio: float | None, ours: VariantRun | None, naive: VariantRun | None) -> str:
+    if ratio is not None:
+        return f"{ratio:.1f}x"
+    if ours and naive and ours.complete and not naive.complete and ours.seconds_per_tick:
+        return f"> {naive.cap_seconds / ours.seconds_per_tick:.1f}x (naive stopped)"  # a bound, not a measure
+    return "-"
+
+
+def _cpu_ms(run: VariantRun | None) -> str:
+    cpu = None if run is None else run.cpu_seconds_per_tick
+    return "-" if cpu is None else f"{cpu * 1000:,.0f}"
+
+
+def _ticks(run: VariantRun | None) -> str:
+    if run is None:
+        return "-"
+    timed = len(run.steady) if run.complete else 0
+    return f"{len(run.done)} run, {timed} timed" + ("" if run.complete else ", then stopped")
+
+
+def _table(header: Sequence[str], align: str, rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; `align` gives each column's l/r, the last letter repeating for the rest."""
+    aligns = [align[min(i, len(align) - 1)] for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in aligns) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
