@@ -217,7 +217,7 @@ class Decision:
     score: float | None = None
     datapoint_at: datetime | None = None
     breaches: int = 0
-    window: int = 0
+    periods: int = 0  # N of M-of-N: the datapoints an evaluation reads (0: a lifecycle event, none read)
     guards: Mapping[str, bool] = field(default_factory=dict)
     thresholds: Mapping[str, float | None] = field(default_factory=dict)
     new_actions: tuple[ActionRecord, ...] = ()
@@ -237,7 +237,7 @@ class Decision:
             "state_after": self.state.status.value,
             "score": self.score,
             "datapoint_at": self.datapoint_at.isoformat() if self.datapoint_at else None,
-            "breaches": f"{self.breaches}/{self.window}",
+            "breaches": f"{self.breaches}/{self.periods}",
             "guards": dict(self.guards),
             "thresholds": dict(self.thresholds),
             "config_version": self.state.config_version,
