@@ -229,6 +229,7 @@ def test_history_entry_is_written_with_the_transition_and_a_wall_clock_ttl(
     assert written == {
         "monitor_id": "churn",
         "at": "2024-08-09T00:00:00Z",
+        "kind": "transition",
         "version": 1,
         "before": "OK",
         "after": "ALARM",
