@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from retrain_trigger.config import ACTION_ORDER, ActionKind, MonitorConfig
 from retrain_trigger.model import (
@@ -23,6 +24,9 @@ from retrain_trigger.model import (
 from retrain_trigger.policy.window import Window
 
 GAP_EVENTS: frozenset[NoticeEvent] = frozenset({"no_data", "data_resumed"})
+
+# Every outcome but "transition": a plan that keeps the state cannot claim to have moved it.
+KeptOutcome = Literal["unchanged", "insufficient_data", "ignored_missing", "ignored"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Tell:
     why: str
     at: datetime | None = None  # the datapoint the notice is about (None: none; the key then uses `now`)
     score: float | None = None
-    key: str | None = None  # None: `<episode>#<attempt>:<event>`, or for no episode the datapoint's
+    key: str | None = None  # None: `<episode>#<attempt>:<event>`; without an episode `<monitor>@<at>#0:<event>`
     renotification: int = 0
 
 
@@ -63,7 +67,7 @@ class Keep:
     """The state stays as it is; nothing is committed."""
 
     reason: str
-    outcome: Outcome = "unchanged"
+    outcome: KeptOutcome = "unchanged"
     guards: Mapping[str, bool] = field(default_factory=dict)
 
 

@@ -15,7 +15,7 @@ from retrain_trigger.policy.window import Window
 def evaluate(
     monitor: MonitorConfig,
     state: MonitorState,
-    window: Sequence[Observation],
+    datapoints: Sequence[Observation],
     now: datetime,
     config_version: str = "",
     *,
@@ -26,12 +26,12 @@ def evaluate(
     ctx = Context(monitor, state, now, config_version)
     armed = rules.left_shadow(ctx)
     basis = armed or state
-    seen = Window.at(monitor, basis, window, now, tick)
-    ctx = Context(monitor, basis, now, config_version, seen, stored=state if armed else None)
-    plan = _by_status(ctx, seen)
-    plan = rules.announce_after_mute(ctx, seen, plan)
-    plan = rules.renotify(ctx, seen, plan)
-    return decision(ctx, rules.data_gap(ctx, seen, plan))
+    window = Window.at(monitor, basis, datapoints, now, tick)
+    ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None)
+    plan = _by_status(ctx, window)
+    plan = rules.announce_after_mute(ctx, window, plan)
+    plan = rules.renotify(ctx, window, plan)
+    return decision(ctx, rules.data_gap(ctx, window, plan))
 
 
 def _by_status(ctx: Context, window: Window) -> Plan:
