@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from retrain_trigger.config import Duration
+from retrain_trigger.config import DEFAULT_TICK, Duration
 from retrain_trigger_cli import compare, live, replay, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
@@ -71,8 +71,8 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
     world.add_argument(
         "--tick",
         type=duration,
-        default=timedelta(hours=1),
-        help="the evaluator's schedule (the stack's TickMinutes; default 1h)",
+        default=DEFAULT_TICK,
+        help=f"the evaluator's schedule (the stack's TickMinutes; default {DEFAULT_TICK.total_seconds() / 3600:g}h)",
     )
     world.add_argument(
         "--retrain-duration",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from retrain_trigger.config import MonitorConfig
+from retrain_trigger.config import DEFAULT_TICK, MonitorConfig
 from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, Status
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle
 
@@ -26,7 +26,7 @@ StepKind = Literal["evaluation", "succeeded", "failed", "stopped"]
 class Simulation:
     """How the replay's world behaves: the evaluator's tick, and how each started retraining ends."""
 
-    tick: timedelta = timedelta(hours=1)
+    tick: timedelta = DEFAULT_TICK
     retrain_duration: timedelta = timedelta(hours=3)
     retrain_outcome: RetrainOutcome = "succeeded"
 

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
 from retrain_trigger.config import Catalog, parse_catalog
 from retrain_trigger.errors import ConfigError, RetrainTriggerError
-from retrain_trigger.model import MonitorState
+from retrain_trigger.model import HistoryKind, MonitorState
 from retrain_trigger_cli.errors import AwsError, UsageError
 
 
@@ -142,6 +142,7 @@ def history_rows(stack: Stack, monitor_id: str, limit: int) -> list[dict[str, An
     return [
         {
             "at": entry.get("at"),
+            "kind": entry.get("kind"),
             "before": entry.get("before"),
             "after": entry.get("after"),
             "score": entry.get("score"),
@@ -173,7 +174,7 @@ def write_history(rows: list[dict[str, Any]], out: TextIO) -> None:
         change = f"{row['before']} -> {row['after']}"
         out.write(f"{row['at']:<22}{change:<26}{score:>8}  {row['reason']}\n")
         if row["actions"]:
-            label = "results" if str(row["reason"]).startswith("actions") else "actions"
+            label = "results" if row["kind"] == HistoryKind.DELIVERY else "actions"
             out.write(f"{'':<22}{'':<26}{'':>8}  {label}: {', '.join(row['actions'])}\n")
 
 

@@ -198,7 +198,7 @@ def test_start_pipeline_passes_parameters_and_returns_the_execution_arn(
             parameters={"MonitorId": "churn", "TriggerScore": "0.31"},
             client_request_token=token("churn@20240809T000000Z#1:retrain_started"),
             display_name="churn@20240809T000000Z#1",
-            description="drift 0.31 >= critical 0.2",
+            description="drift 0.31 > critical 0.2",
         )
     )
 
@@ -208,7 +208,7 @@ def test_start_pipeline_passes_parameters_and_returns_the_execution_arn(
     assert parameters == [{"Name": "MonitorId", "Value": "churn"}, {"Name": "TriggerScore", "Value": "0.31"}]
     # SageMaker allows only letters, digits and dashes in a display name.
     assert execution["PipelineExecutionDisplayName"] == "churn-20240809T000000Z-1"
-    assert execution["PipelineExecutionDescription"] == "drift 0.31 >= critical 0.2"
+    assert execution["PipelineExecutionDescription"] == "drift 0.31 > critical 0.2"
 
 
 def test_starting_an_unknown_pipeline_is_a_dependency_error(gateway: AwsActionGateway) -> None:

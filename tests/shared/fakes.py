@@ -12,7 +12,7 @@ from datetime import datetime
 
 from retrain_trigger.config import Catalog, MonitorConfig, parse_catalog
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, StaleState
-from retrain_trigger.model import MonitorState, Observation
+from retrain_trigger.model import MonitorState, Observation, PipelineStatus
 from retrain_trigger.ports import Alert, BusEvent, HistoryEntry, PipelineStart, QueueMessage
 
 
@@ -139,9 +139,9 @@ class FakeGateway:
     def put_event(self, event: BusEvent) -> str:
         return self._call("eventbridge", str(event.detail.get("idempotency_key", "")), event, f"ev-{len(self.calls)}")
 
-    def pipeline_status(self, execution_arn: str) -> str:
+    def pipeline_status(self, execution_arn: str) -> PipelineStatus | None:
         self.described.append(execution_arn)
-        return self.statuses.get(execution_arn, "Executing")
+        return PipelineStatus.read(self.statuses.get(execution_arn, "Executing"))
 
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
         for call in self.of("sagemaker"):

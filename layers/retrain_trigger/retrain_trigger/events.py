@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from retrain_trigger.errors import BadInput
-from retrain_trigger.model import LifecycleEvent, LifecycleKind
+from retrain_trigger.model import LifecycleEvent, PipelineStatus
 
 SAGEMAKER_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 RETRAINING_FINISHED = "Retraining Finished"
@@ -62,17 +62,27 @@ class PipelineStatusDetail(BaseModel):
 
     pipeline_arn: str = Field(alias="pipelineArn")
     pipeline_execution_arn: str = Field(alias="pipelineExecutionArn")
-    current_status: Literal["Executing", "Stopping", "Stopped", "Failed", "Succeeded"] = Field(
-        alias="currentPipelineExecutionStatus"
-    )
+    current_status: PipelineStatus = Field(alias="currentPipelineExecutionStatus")
     description: str | None = Field(default=None, alias="pipelineExecutionDescription")
+
+
+def _finished(value: Any) -> Any:
+    # Checked before the enum, so the message lists only the statuses a finished pipeline can have.
+    status = PipelineStatus.read(value)
+    if status is None or not status.final:
+        finals = ", ".join(repr(s.value) for s in PipelineStatus if s.final)
+        raise ValueError(f"Input should be the status of a finished pipeline ({finals}), not {value!r}")
+    return value
+
+
+FinishedStatus = Annotated[PipelineStatus, BeforeValidator(_finished)]
 
 
 class RetrainingFinishedDetail(BaseModel):
     """Sent on the project's bus by a non-SageMaker pipeline (Jenkins, GitLab CI, Argo) when it ends."""
 
     monitor_id: str
-    status: Literal["Succeeded", "Failed", "Stopped"]
+    status: FinishedStatus
     episode_id: str | None = None  # with `attempt`, from the "Retraining Requested" event: what the status is about
     attempt: int | None = Field(default=None, ge=1)
     execution_id: str | None = None
@@ -107,21 +117,12 @@ def _monitor_hint(event: Any) -> str:
     return str((detail if isinstance(detail, dict) else event).get("monitor_id", "*"))
 
 
-_SAGEMAKER_KINDS: dict[str, LifecycleKind | None] = {
-    "Executing": "executing",
-    "Succeeded": "succeeded",
-    "Failed": "failed",
-    "Stopped": "stopped",
-    "Stopping": None,  # Stopped follows
-}
-
-
 def lifecycle_event(event: Any) -> LifecycleEvent | None:
     """Normalise a SageMaker status change, a Retraining Finished or a Model Deployed event. None: nothing to do."""
     envelope = parse_event(event, EventBridgeModel)
     if envelope.detail_type == SAGEMAKER_STATUS_CHANGE:
         status = parse_event(envelope.detail, PipelineStatusDetail, "event.detail")
-        kind = _SAGEMAKER_KINDS[status.current_status]
+        kind = status.current_status.lifecycle
         if kind is None:
             return None
         started_by_us = _description(status.description)
@@ -132,12 +133,14 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
             episode_id=started_by_us.get("episode_id"),
             attempt=_attempt(started_by_us.get("attempt")),
             execution_arn=status.pipeline_execution_arn,
-            detail=f"pipeline execution {status.current_status}",
+            detail=f"pipeline execution {status.current_status.value}",
         )
     if envelope.detail_type == RETRAINING_FINISHED:
         finished = parse_event(envelope.detail, RetrainingFinishedDetail, "event.detail")
+        finished_kind = finished.status.lifecycle
+        assert finished_kind is not None  # a finished status always has one
         return LifecycleEvent(
-            kind=finished.status.lower(),
+            kind=finished_kind,
             at=envelope.time,
             monitor_id=finished.monitor_id,
             episode_id=finished.episode_id,

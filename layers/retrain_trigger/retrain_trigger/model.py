@@ -111,12 +111,13 @@ class Notice(_Record):
         return SEVERITY[self.event]
 
 
+# An action its attempt's failure cancels has no status of its own: it leaves the outbox with the transition that
+# cancels it, which names it (`Decision.cancelled`, the history's `cancelled:<kind>:<key>`), so it can never run.
 ActionStatus = Literal[
     "pending",  # committed, not yet delivered (or failed and waiting for its next try)
     "sending",  # a try was announced (`tried_by`): until its outcome is recorded, it is unknown whether it landed
     "done",  # delivered; `result` holds what AWS created
     "failed",  # gave up after its last try; alerted on its own
-    "cancelled",  # its attempt ended before it was delivered: it must never run
 ]
 
 
@@ -217,7 +218,7 @@ class Decision:
     score: float | None = None
     datapoint_at: datetime | None = None
     breaches: int = 0
-    window: int = 0
+    periods: int = 0  # N of M-of-N: the datapoints an evaluation reads (0: a lifecycle event, none read)
     guards: Mapping[str, bool] = field(default_factory=dict)
     thresholds: Mapping[str, float | None] = field(default_factory=dict)
     new_actions: tuple[ActionRecord, ...] = ()
@@ -237,7 +238,7 @@ class Decision:
             "state_after": self.state.status.value,
             "score": self.score,
             "datapoint_at": self.datapoint_at.isoformat() if self.datapoint_at else None,
-            "breaches": f"{self.breaches}/{self.window}",
+            "breaches": f"{self.breaches}/{self.periods}",
             "guards": dict(self.guards),
             "thresholds": dict(self.thresholds),
             "config_version": self.state.config_version,
@@ -250,6 +251,48 @@ class Decision:
 
 
 LifecycleKind = Literal["executing", "succeeded", "failed", "stopped", "deployed"]
+
+
+class PipelineStatus(StrEnum):
+    """A pipeline execution's status, as SageMaker (status change events, DescribePipelineExecution) and a CI's
+    `Retraining Finished` event spell it."""
+
+    EXECUTING = "Executing"
+    STOPPING = "Stopping"  # Stopped follows: nothing to do yet
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+
+    @classmethod
+    def read(cls, text: object) -> PipelineStatus | None:
+        """The status `text` names; None for none, or for one this version does not know (it is not final)."""
+        return cls(text) if isinstance(text, str) and text in cls._value2member_map_ else None
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+    @property
+    def lifecycle(self) -> LifecycleKind | None:
+        """What the status means for the running attempt; None while it is stopping."""
+        return _LIFECYCLE[self]
+
+
+_FINAL = frozenset({PipelineStatus.SUCCEEDED, PipelineStatus.FAILED, PipelineStatus.STOPPED})
+_LIFECYCLE: Mapping[PipelineStatus, LifecycleKind | None] = {
+    PipelineStatus.EXECUTING: "executing",
+    PipelineStatus.STOPPING: None,
+    PipelineStatus.STOPPED: "stopped",
+    PipelineStatus.FAILED: "failed",
+    PipelineStatus.SUCCEEDED: "succeeded",
+}
+
+
+class HistoryKind(StrEnum):
+    """What a history entry records."""
+
+    TRANSITION = "transition"  # a committed decision: the states before and after, why, what it queued
+    DELIVERY = "delivery"  # the outbox's results for the actions a transition queued (its state is unchanged)
 
 
 class LifecycleEvent(_Record):

@@ -25,14 +25,14 @@ from typing import Literal
 from retrain_trigger import messages
 from retrain_trigger.config import ActionKind, MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, MonitorState
+from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
 from retrain_trigger.policy import on_start_given_up
 from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
-DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "lease_lost", "cancelled"]
+DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
 
 
@@ -50,9 +50,9 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Delivered:
-    """What one delivery step did, for the report, the log line and the metrics."""
+    """What one delivery step of one action did, for the report, the log line and the metrics."""
 
-    kind: str
+    kind: ActionKind
     key: str
     status: DeliveryStatus
     result: str | None = None
@@ -68,6 +68,16 @@ class Delivered:
         if self.attempts:
             out["attempts"] = self.attempts
         return out
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """The monitor's state moved under this invocation while it delivered: another one delivers from here."""
+
+    monitor_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": "state", "key": self.monitor_id, "status": "lease_lost"}
 
 
 # -- pure rules ----------------------------------------------------------------------------------------------------
@@ -188,7 +198,7 @@ class Courier:
     retry: RetryPolicy
     now: datetime  # the evaluation time: stamps a retraining's start
     config_version: str
-    log: list[Delivered] = field(default_factory=list)
+    log: list[Delivered | LeaseLost] = field(default_factory=list)
     transitions: list[Decision] = field(default_factory=list)  # decisions the outbox itself caused
 
     def deliver(self, state: MonitorState) -> MonitorState:
@@ -259,7 +269,7 @@ class Courier:
             ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
             committed = self.states.commit(ours, state.version, history(decision, self.config_version))
         except StaleState:
-            self.log.append(Delivered("state", decision.monitor_id, "lease_lost"))
+            self.log.append(LeaseLost(decision.monitor_id))
             return None
         self.transitions.append(decision)
         return committed
@@ -291,22 +301,25 @@ class Courier:
                 if _content(fresh) == _content(written):
                     return fresh  # our own write, whose answer was lost
                 if fresh.lease_owner != self.owner:
-                    self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
+                    self.log.append(LeaseLost(self.monitor.id))
                     return None
                 state = fresh
-        self.log.append(Delivered("state", self.monitor.id, "lease_lost"))
+        self.log.append(LeaseLost(self.monitor.id))
         return None
 
     def _entry(self, state: MonitorState) -> HistoryEntry:
+        # A lost lease ends the delivery before any further write, so it is never among the results written here.
+        steps = [d for d in self.log if isinstance(d, Delivered)]
         return HistoryEntry(
             monitor_id=self.monitor.id,
             at=self.now,
-            before=state.status.value,
-            after=state.status.value,
-            reason="actions: " + ", ".join(f"{d.kind} {d.status}" for d in self.log),
+            before=state.status,
+            after=state.status,
+            reason="actions: " + ", ".join(f"{d.kind} {d.status}" for d in steps),
             config_version=self.config_version,
             episode_id=state.episode.id if state.episode else None,
-            actions=tuple(f"{d.kind}:{d.status}:{d.result or d.error or ''}"[:300] for d in self.log),
+            actions=tuple(f"{d.kind}:{d.status}:{d.result or d.error or ''}"[:300] for d in steps),
+            kind=HistoryKind.DELIVERY,
         )
 
     def _release(self, state: MonitorState) -> MonitorState:
@@ -346,8 +359,8 @@ def history(decision: Decision, config_version: str) -> HistoryEntry:
     return HistoryEntry(
         monitor_id=decision.monitor_id,
         at=decision.at,
-        before=decision.before.status.value,
-        after=decision.state.status.value,
+        before=decision.before.status,
+        after=decision.state.status,
         reason=decision.reason,
         config_version=config_version,
         score=decision.score,

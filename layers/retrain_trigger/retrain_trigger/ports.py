@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from retrain_trigger.config import Catalog, MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError
-from retrain_trigger.model import MonitorState, Observation
+from retrain_trigger.model import HistoryKind, MonitorState, Observation, PipelineStatus, Status
 
 
 class ConfigSource(Protocol):
@@ -32,18 +32,26 @@ class ScoreSource(Protocol):
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """A transition as kept in the state table's history (with a TTL), under the version it commits."""
+    """A transition, or the outbox's delivery results, as kept in the state table's history (with a TTL), under the
+    version it commits."""
 
     monitor_id: str
     at: datetime
-    before: str
-    after: str
+    before: Status
+    after: Status
     reason: str
     config_version: str
     score: float | None = None
     episode_id: str | None = None
     actions: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    kind: HistoryKind = HistoryKind.TRANSITION
+
+    def __post_init__(self) -> None:
+        # A state's name read back from the table is a Status like any other: an unknown one is refused here.
+        object.__setattr__(self, "before", Status(self.before))
+        object.__setattr__(self, "after", Status(self.after))
+        object.__setattr__(self, "kind", HistoryKind(self.kind))
 
 
 class StateStore(Protocol):
@@ -113,8 +121,8 @@ class ActionGateway(Protocol):
 
     def put_event(self, event: BusEvent) -> str: ...
 
-    def pipeline_status(self, execution_arn: str) -> str:
-        """DescribePipelineExecution's status: Executing, Stopping, Stopped, Failed or Succeeded."""
+    def pipeline_status(self, execution_arn: str) -> PipelineStatus | None:
+        """DescribePipelineExecution's status (None: one this version does not know)."""
         ...
 
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from retrain_trigger import messages
-from retrain_trigger.config import Catalog, MonitorConfig
+from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import Decision, LifecycleEvent, LifecycleKind, MonitorState, Observation, episode_id
+from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, announce_next, history, leased, next_ready
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
@@ -38,7 +38,7 @@ class Deps:
     actions: ActionGateway
     owner: str  # this invocation's id, for the action lease
     wall_clock: Callable[[], datetime]  # real time, for leases and back-off only; decisions use the event's time
-    tick: timedelta = timedelta(hours=1)
+    tick: timedelta = DEFAULT_TICK
     lease: timedelta = timedelta(minutes=15)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     shards: ShardQueue | None = None  # None: one invocation evaluates the whole tick, however many are due
@@ -254,7 +254,8 @@ def _decide(
     """The engine's decision; before a retraining is declared timed out, its pipeline's real status is applied."""
     episode = state.episode
     if retraining_overdue(monitor, state, now) and episode is not None and episode.execution_arn:
-        kind = _FINAL_STATUS.get(deps.actions.pipeline_status(episode.execution_arn))
+        status = deps.actions.pipeline_status(episode.execution_arn)
+        kind = status.lifecycle if status is not None and status.final else None
         if kind is not None:
             event = LifecycleEvent(
                 kind=kind,
@@ -267,9 +268,6 @@ def _decide(
             )
             return on_lifecycle(monitor, state, event, config_version)
     return evaluate(monitor, state, window, now, config_version, tick=deps.tick)
-
-
-_FINAL_STATUS: dict[str, LifecycleKind] = {"Succeeded": "succeeded", "Failed": "failed", "Stopped": "stopped"}
 
 
 def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3) -> MonitorResult:

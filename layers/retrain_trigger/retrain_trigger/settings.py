@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrain_trigger.config import DEFAULT_TICK
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -28,7 +30,7 @@ class Settings(BaseModel):
     shard_queue_url: str = Field(default="", alias="SHARD_QUEUE_URL")
     shard_size: int = Field(default=2000, alias="SHARD_SIZE", ge=1)
     config_max_age_seconds: int = Field(default=60, alias="CONFIG_MAX_AGE_SECONDS", ge=0)
-    tick_minutes: int = Field(default=60, alias="TICK_MINUTES", ge=1)
+    tick_minutes: int = Field(default=int(DEFAULT_TICK.total_seconds() // 60), alias="TICK_MINUTES", ge=1)
     history_ttl_days: int = Field(default=90, alias="HISTORY_TTL_DAYS", ge=1)
     lease_seconds: int = Field(default=900, alias="LEASE_SECONDS", ge=1)
     event_source: str = Field(default="retrain-trigger", alias="EVENT_SOURCE")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrain_trigger.adapters.clients import aws_client, is_retryable_code, translated
 from retrain_trigger.errors import DependencyError, RetryableError
+from retrain_trigger.model import PipelineStatus
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
 
 if TYPE_CHECKING:
@@ -157,11 +158,11 @@ class AwsActionGateway:
             )
         return response["PipelineExecutionArn"]
 
-    def pipeline_status(self, execution_arn: str) -> str:
+    def pipeline_status(self, execution_arn: str) -> PipelineStatus | None:
         """DescribePipelineExecution's PipelineExecutionStatus, asked before a retraining is declared timed out."""
         with translated(f"DescribePipelineExecution of {execution_arn}"):
             response = self.sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-        return str(response.get("PipelineExecutionStatus", ""))
+        return PipelineStatus.read(response.get("PipelineExecutionStatus"))
 
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
         """Looks through the pipeline's latest executions for the one whose description carries the key: how a start

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from retrain_trigger.adapters.batch_get import BATCH_GET_LIMIT, batch_get_items
 from retrain_trigger.adapters.clients import aws_client, is_retryable_code, translate_error, translated
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import MonitorState
+from retrain_trigger.model import HistoryKind, MonitorState
 from retrain_trigger.ports import HistoryEntry
 
 if TYPE_CHECKING:
@@ -179,6 +179,7 @@ class DynamoDBStateStore:
         plain["monitor_id"] = str(plain.pop("pk")).removeprefix("monitor#")
         plain.pop("sk", None)
         plain["extra"] = json.loads(plain.get("extra") or "{}")
+        plain["kind"] = str(plain.get("kind") or _legacy_kind(str(plain.get("reason", ""))))
         return plain
 
     def scan_states(self) -> list[MonitorState]:
@@ -256,8 +257,9 @@ class DynamoDBStateStore:
             "sk": {"S": history_sk(entry.at, version)},
             "at": {"S": _iso_z(entry.at)},
             "version": {"N": str(version)},
-            "before": {"S": entry.before},
-            "after": {"S": entry.after},
+            "kind": {"S": entry.kind.value},
+            "before": {"S": entry.before.value},
+            "after": {"S": entry.after.value},
             "reason": {"S": entry.reason},
             "config_version": {"S": entry.config_version},
             "actions": {"L": [{"S": action} for action in entry.actions]},
@@ -269,3 +271,9 @@ class DynamoDBStateStore:
         if entry.episode_id is not None:
             item["episode_id"] = {"S": entry.episode_id}
         return item
+
+
+def _legacy_kind(reason: str) -> HistoryKind:
+    """The kind of an entry written before entries carried one (they expire with the history's TTL): the outbox's
+    entries were the ones whose reason listed the actions."""
+    return HistoryKind.DELIVERY if reason.startswith("actions: ") else HistoryKind.TRANSITION

@@ -1,0 +1,380 @@
+"""The rules, one function per state and per step; the README's rules table names each one.
+
+A rule reads a Context (and, for an evaluation, the Window) and answers with a plan: `Keep` the state, or `Move`
+to another with the notices to send. `decisions.decision` builds the Decision from the plan, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from retrain_trigger.config import ActionKind
+from retrain_trigger.model import (
+    ActionRecord,
+    Episode,
+    LifecycleEvent,
+    MonitorState,
+    NoticeEvent,
+    Observation,
+    Status,
+    episode_id,
+    idempotency_key,
+)
+from retrain_trigger.policy.decisions import Context, Keep, Move, Plan, Tell, also_set, also_tell
+from retrain_trigger.policy.schedule import retraining_overdue
+from retrain_trigger.policy.window import Window
+
+# -- the states -------------------------------------------------------------------------------------------------
+
+
+def no_fresh_datapoint(ctx: Context, window: Window) -> Keep | None:
+    """No fresh datapoint and `missing_data` missing or ignore: the state is kept (None: the state's rule
+    decides)."""
+    if window.latest is not None:
+        return None
+    if ctx.monitor.missing_data == "missing":
+        return Keep("no fresh datapoint: insufficient data, state kept", "insufficient_data")
+    if ctx.monitor.missing_data == "ignore":
+        return Keep("no fresh datapoint: ignored, state kept", "ignored_missing")
+    return None
+
+
+def armed(ctx: Context, window: Window) -> Plan:
+    """OK or WARNING: critical opens an episode (retraining, or an alert saying what blocks it); the warning level
+    alerts once, and recovers below `warning_reset`."""
+    monitor, status = ctx.monitor, ctx.state.status
+    if window.critical:
+        trigger = window.trigger
+        opened_at = trigger.at if trigger else ctx.now
+        episode = Episode(
+            id=episode_id(monitor.id, opened_at),
+            opened_at=opened_at,
+            trigger_score=trigger.score if trigger else None,
+            announced=monitor.acting_at(ctx.now) or monitor.mode == "shadow",
+        )
+        return _retrain_or_alert(ctx, window, episode, "critical")
+    if window.warning:
+        if status is Status.OK:
+            why = f"drift above warning {monitor.warning} in {window.m_of_n(monitor.warning)}"
+            return Move(Status.WARNING, why, notices=(_tell(ctx, "warning", ctx.alert_kinds, why),))
+        return Keep("still at warning level")
+    warning_reset, latest = monitor.warning_reset_level, window.latest
+    if status is Status.WARNING and (latest is None or warning_reset is None or latest.score < warning_reset):
+        why = "drift back below the warning level"
+        return Move(Status.OK, why, notices=(_tell(ctx, "recovered", ctx.alert_kinds, why),))
+    return Keep("no breach")
+
+
+def in_alarm(ctx: Context, window: Window) -> Plan:
+    """ALARM: closes below reset; retrains in the same episode once nothing blocks any more."""
+    episode = ctx.state.episode
+    assert episode is not None
+    monitor = ctx.monitor
+    if window.below_reset:
+        return _close_episode(ctx, window, f"drift {window.score_text()} below reset {monitor.reset_level}")
+    if not window.critical:
+        return Keep(f"drift {window.score_text()} not below reset {monitor.reset_level}: not re-armed")
+    trigger = window.trigger
+    blockers, guards = _blockers(ctx, episode, trigger)
+    if blockers:
+        return Keep(f"still critical; retraining blocked: {'; '.join(blockers)}", guards=guards)
+    return start_retraining(ctx, window, episode, trigger, f"drift {window.score_text()} > {monitor.critical}", guards)
+
+
+def retraining(ctx: Context, window: Window) -> Plan:
+    """RETRAINING: breaches do not fire again; no final status within `retraining_timeout` of the attempt's real
+    start fails the attempt."""
+    episode = ctx.state.episode
+    assert episode is not None
+    if retraining_overdue(ctx.monitor, ctx.state, ctx.now):
+        return retraining_failed(
+            ctx,
+            f"retraining attempt {episode.retrains} had no final status within {ctx.monitor.retraining_timeout}"
+            " of its start",
+        )
+    if episode.retrain_started_at is None:
+        return Keep("retraining requested, its start not delivered yet: breaches do not fire again")
+    return Keep("retraining in progress: breaches do not fire again")
+
+
+def after_retraining(ctx: Context, window: Window) -> Plan:
+    """RETRAINED: closes below reset; still critical after the grace period escalates (and retrains again only
+    as `retrain_on_persisting_drift` and `cooldown` allow)."""
+    episode, state = ctx.state.episode, ctx.state
+    assert episode is not None
+    if window.below_reset:
+        return _close_episode(ctx, window, f"retraining fixed the drift: {window.score_text()} below reset")
+    if state.grace_until is not None and ctx.now < state.grace_until:
+        return Keep(f"grace period until {state.grace_until.isoformat()}")
+    if not window.critical:
+        return Keep(f"drift {window.score_text()} not below reset {ctx.monitor.reset_level}: not re-armed")
+    return _retrain_or_alert(ctx, window, episode, "escalation")
+
+
+def start_retraining(
+    ctx: Context,
+    window: Window,
+    episode: Episode,
+    trigger: Observation | None,
+    above: str,
+    guards: Mapping[str, bool],
+) -> Move:
+    """The next attempt of `episode` starts (RETRAINING); in shadow mode it is taken as succeeded at once
+    (RETRAINED), with every action only logged."""
+    now, monitor, attempt = ctx.now, ctx.monitor, episode.retrains + 1
+    started = episode.model_copy(
+        update={
+            "retrains": attempt,
+            "retrain_requested_at": now,
+            "retrain_started_at": None,
+            "execution_arn": None,
+            "last_attempt_failed": False,
+            "retry_not_before": None,
+        }
+    )
+    if monitor.mode == "shadow":
+        until = now + monitor.grace_period
+        grace = max(until, ctx.state.grace_until) if ctx.state.grace_until else until
+        why = (
+            f"{above}: shadow mode: would retrain (attempt {attempt} of episode {episode.id}), taken as "
+            f"succeeded at once; grace period until {grace.isoformat()}"
+        )
+        fields: dict[str, object] = {
+            "episode": started.model_copy(update={"retrain_started_at": now}),
+            "last_retrain_at": now,
+            "grace_until": grace,
+            "evidence_after": now,
+        }
+        status = Status.RETRAINED
+    else:
+        why = f"{above}: retraining started (attempt {attempt} of episode {episode.id})"
+        fields = {"episode": started, "last_retrain_at": now}
+        status = Status.RETRAINING
+    notice = _tell(ctx, "retrain_started", monitor.actions.on_retrain, why, trigger)
+    return Move(status, why, fields, (notice,), guards)
+
+
+def left_shadow(ctx: Context) -> MonitorState | None:
+    """A monitor decided in shadow mode and now active (or muted) starts armed, without shadow's episodes: they
+    never reached anyone. None: it was not in shadow mode, or still is."""
+    state = ctx.state
+    if not state.shadow or ctx.monitor.mode == "shadow":
+        return None
+    return MonitorState(
+        monitor_id=state.monitor_id,
+        version=state.version,
+        actions=state.pending,
+        lease_owner=state.lease_owner,
+        lease_until=state.lease_until,
+        config_version=ctx.config_version or state.config_version,
+        updated_at=ctx.now,
+    )
+
+
+# -- the steps after a state's rule: repeat alerts, no data -------------------------------------------------------
+
+
+def announce_after_mute(ctx: Context, window: Window, plan: Plan) -> Plan:
+    """An episode opened while muted, still open (ALARM, RETRAINED) when the mute ends: its alert, once."""
+    episode = ctx.state.episode
+    if not isinstance(plan, Keep) or episode is None or ctx.state.status not in (Status.ALARM, Status.RETRAINED):
+        return plan
+    if episode.announced or not ctx.monitor.acting_at(ctx.now):
+        return plan
+    event: NoticeEvent = "escalation" if episode.escalated else "critical"
+    why = f"episode {episode.id} opened while muted and is still open: announced now the mute has ended"
+    key = idempotency_key(episode.id, episode.retrains, event)
+    return also_tell(ctx, plan, Tell(event, ctx.alert_kinds, why, episode.opened_at, episode.trigger_score, key))
+
+
+def renotify(ctx: Context, window: Window, plan: Plan) -> Plan:
+    """An open episode's alert (ALARM, RETRAINED) repeats every `renotify_every` while no retraining runs and fresh
+    data says the drift persists."""
+    state, latest, every = ctx.state, window.latest, ctx.monitor.renotify_every
+    episode = state.episode
+    if not isinstance(plan, Keep) or episode is None or state.status not in (Status.ALARM, Status.RETRAINED):
+        return plan
+    if not episode.announced or every is None or latest is None:
+        return plan
+    if ctx.now < (episode.notified_at or episode.opened_at) + every:
+        return plan
+    if state.status is Status.RETRAINED and latest.score < ctx.monitor.reset_level:
+        return plan  # on its way to recovery: nothing to repeat
+    event: NoticeEvent = "escalation" if episode.escalated else "critical"
+    n = episode.renotified + 1
+    why = f"repeat {n} of the {event} alert: episode {episode.id} still open, drift {window.score_text()}"
+    key = idempotency_key(episode.id, episode.retrains, f"{event}#r{n}")
+    return also_tell(ctx, plan, Tell(event, ctx.alert_kinds, why, latest.at, latest.score, key, renotification=n))
+
+
+def data_gap(ctx: Context, window: Window, plan: Plan) -> Plan:
+    """One `no_data` alert when a gap starts (the newest datapoint older than `no_data_after`), one
+    `data_resumed` when a newer datapoint ends it. The gap's datapoints count as missing (see Window)."""
+    since, newest_at, newest, monitor = ctx.state.gap_since, window.newest_at, window.newest, ctx.monitor
+    if window.gap and since is None and newest_at is not None:
+        why = f"no data: the newest datapoint ({newest_at.isoformat()}) is older than {window.no_data_after}"
+        key = idempotency_key(episode_id(monitor.id, newest_at), 0, "no_data")
+        score = newest.score if newest and newest.at == newest_at else None
+        return also_tell(ctx, plan, Tell("no_data", ctx.alert_kinds, why, newest_at, score, key), gap_since=newest_at)
+    if window.gap or since is None:
+        return plan
+    if newest_at is None or newest_at <= since or newest is None:  # the alert was turned off meanwhile
+        return also_set(ctx, plan, "no-data alert turned off: the open gap is forgotten", gap_since=None)
+    why = f"data resumed: a datapoint at {newest_at.isoformat()} after the gap since {since.isoformat()}"
+    key = idempotency_key(episode_id(monitor.id, since), 0, "data_resumed")
+    resumed = Tell("data_resumed", ctx.alert_kinds, why, newest.at, newest.score, key)
+    return also_tell(ctx, plan, resumed, gap_since=None)
+
+
+# -- lifecycle: a retraining's status, a deployment, the outbox giving up ------------------------------------------
+
+
+def model_deployed(ctx: Context, event: LifecycleEvent) -> Plan:
+    """Any state: a deployment starts the grace period (or keeps a longer one running)."""
+    state, until = ctx.state, event.at + ctx.monitor.grace_period
+    if state.grace_until is not None and state.grace_until >= until:
+        return Keep("model deployed; grace period already runs longer")
+    return Move(state.status, f"model deployed: no retraining before {until.isoformat()}", {"grace_until": until})
+
+
+def other_attempt(ctx: Context, event: LifecycleEvent) -> Keep | None:
+    """A status event counts only for the running attempt: its execution ARN, or its episode id and attempt number.
+    Anything else (a late event of an earlier attempt, another pipeline's run) is `ignored` (None: it counts)."""
+    episode = ctx.state.episode
+    if ctx.state.status is not Status.RETRAINING or episode is None:
+        return Keep(f"{event.kind} event ignored: no retraining in progress", "ignored")
+    mismatch = _attempt_mismatch(episode, event)
+    return Keep(f"{event.kind} event ignored: {mismatch}", "ignored") if mismatch else None
+
+
+def retraining_running(ctx: Context, event: LifecycleEvent) -> Plan:
+    """RETRAINING, `executing`: the execution ARN is recorded when the start's answer was lost."""
+    episode = ctx.state.episode
+    assert episode is not None
+    if episode.execution_arn or not event.execution_arn:
+        return Keep("retraining is running")
+    running = episode.model_copy(update={"execution_arn": event.execution_arn})
+    return Move(Status.RETRAINING, "retraining is running", {"episode": running})
+
+
+def retraining_succeeded(ctx: Context, event: LifecycleEvent) -> Move:
+    """RETRAINING -> RETRAINED: the grace period starts; only datapoints after now are evidence from here on."""
+    episode, state = ctx.state.episode, ctx.state
+    assert episode is not None
+    until = event.at + ctx.monitor.grace_period
+    grace = max(until, state.grace_until) if state.grace_until else until
+    execution_arn = episode.execution_arn or event.execution_arn
+    return Move(
+        Status.RETRAINED,
+        f"retraining succeeded (attempt {episode.retrains}); grace period until {grace.isoformat()}",
+        {"grace_until": grace, "episode": episode.model_copy(update={"execution_arn": execution_arn})},
+    )
+
+
+def retraining_failed(ctx: Context, why: str) -> Move:
+    """RETRAINING -> ALARM (the pipeline failed, stopped or timed out): alert, and allow the next attempt only after
+    `cooldown`; the attempt's pending retraining actions are cancelled."""
+    assert ctx.state.episode is not None
+    retry_at = ctx.now + ctx.monitor.cooldown
+    episode = ctx.state.episode.model_copy(update={"last_attempt_failed": True, "retry_not_before": retry_at})
+    reason = f"{why}; next attempt not before {retry_at.isoformat()}"
+    notice = _tell(ctx, "retrain_failed", ctx.alert_kinds, reason)
+    return Move(Status.ALARM, reason, {"episode": episode}, (notice,))
+
+
+def start_given_up(ctx: Context, action: ActionRecord) -> Plan:
+    """RETRAINING: the outbox gave up on the action that starts the running attempt: that attempt failed."""
+    state, episode = ctx.state, ctx.state.episode
+    if (
+        state.status is not Status.RETRAINING
+        or episode is None
+        or action.notice.episode_id != episode.id
+        or action.notice.attempt != episode.retrains
+    ):
+        return Keep(f"{action.kind} gave up for an attempt that is no longer running", "ignored")
+    return retraining_failed(
+        ctx,
+        f"retraining attempt {episode.retrains} could not be started: {action.kind} failed "
+        f"{action.attempts} times ({action.last_error or 'no error text'})",
+    )
+
+
+# -- shared by the rules above ----------------------------------------------------------------------------------
+
+
+def _tell(
+    ctx: Context, event: NoticeEvent, kinds: Sequence[ActionKind], why: str, trigger: Observation | None = None
+) -> Tell:
+    """A notice about `trigger`, else about the newest fresh datapoint (if any was read)."""
+    datapoint = trigger or (ctx.window.latest if ctx.window else None)
+    return Tell(event, tuple(kinds), why, datapoint.at if datapoint else None, datapoint.score if datapoint else None)
+
+
+def _retrain_or_alert(ctx: Context, window: Window, episode: Episode, alert: NoticeEvent) -> Move:
+    """Critical: retrain when nothing blocks it, else alert (`critical`, or `escalation` after a retraining) and
+    say why (ALARM)."""
+    trigger = window.trigger
+    blockers, guards = _blockers(ctx, episode, trigger)
+    above = f"drift {trigger.score if trigger else 'missing'} > {ctx.monitor.critical}"
+    if not blockers:
+        return start_retraining(ctx, window, episode, trigger, above, guards)
+    why = f"{above}; retraining blocked: {'; '.join(blockers)}"
+    escalated = episode.model_copy(update={"escalated": episode.escalated or alert == "escalation"})
+    notice = _tell(ctx, alert, ctx.alert_kinds, why, trigger)
+    return Move(Status.ALARM, why, {"episode": escalated}, (notice,), guards)
+
+
+def _blockers(ctx: Context, episode: Episode, trigger: Observation | None) -> tuple[list[str], dict[str, bool]]:
+    """Why a retraining may not start now (empty when it may), and how each guard fared."""
+    monitor, state, now = ctx.monitor, ctx.state, ctx.now
+    reasons: list[str] = []
+    guards: dict[str, bool] = {}
+    if trigger is None:
+        reasons.append("no real datapoint breached (missing data counted as breaching)")
+    else:
+        for guard in monitor.guards:
+            value = trigger.metrics.get(guard.metric)
+            guards[guard.describe()] = holds = guard.holds(value)
+            if not holds:
+                reasons.append(f"guard {guard.describe()} does not hold ({guard.metric}={value})")
+    if state.grace_until is not None and now < state.grace_until:
+        reasons.append(f"grace period until {state.grace_until.isoformat()}")
+    if state.last_retrain_at is not None and now < state.last_retrain_at + monitor.cooldown:
+        reasons.append(f"cooldown until {(state.last_retrain_at + monitor.cooldown).isoformat()}")
+    if episode.retry_not_before is not None and now < episode.retry_not_before:
+        reasons.append(f"back-off after a failed retraining until {episode.retry_not_before.isoformat()}")
+    if episode.retrains >= monitor.max_retrains_per_episode:
+        reasons.append(f"cap of {monitor.max_retrains_per_episode} retrainings per episode reached")
+    if episode.retrains and not episode.last_attempt_failed and not monitor.retrain_on_persisting_drift:
+        reasons.append("drift persists after retraining and retrain_on_persisting_drift is off")
+    if not monitor.actions.on_retrain:
+        reasons.append("no on_retrain actions configured")
+    if monitor.mode != "shadow" and not monitor.acting_at(now):
+        reasons.append(f"muted until {monitor.muted_until.isoformat() if monitor.muted_until else '?'}")
+    return reasons, guards
+
+
+def _close_episode(ctx: Context, window: Window, why: str) -> Move:
+    """Below reset: the episode closes and the monitor re-arms (at warning level if the warning still holds)."""
+    if window.warning:
+        return Move(Status.WARNING, f"{why}; re-armed at warning level", {"episode": None})
+    episode = ctx.state.episode
+    if episode is not None and not episode.announced:
+        return Move(Status.OK, f"{why}; re-armed (its alert was muted: no recovered alert)", {"episode": None})
+    reason = f"{why}; re-armed"
+    return Move(Status.OK, reason, {"episode": None}, (_tell(ctx, "recovered", ctx.alert_kinds, reason),))
+
+
+def _attempt_mismatch(episode: Episode, event: LifecycleEvent) -> str:
+    """Why `event` is not about the running attempt of `episode`; empty when it is."""
+    if event.execution_arn and episode.execution_arn:
+        if event.execution_arn != episode.execution_arn:
+            return f"execution {event.execution_arn} is not the running attempt's ({episode.execution_arn})"
+        return ""
+    if event.episode_id is None or event.attempt is None:
+        return "it names no execution of ours, nor an episode id and attempt number to match"
+    if event.episode_id != episode.id:
+        return f"it is for episode {event.episode_id}, not {episode.id}"
+    if event.attempt != episode.retrains:
+        return f"it is for attempt {event.attempt}, the running attempt is {episode.retrains}"
+    return ""

@@ -1,0 +1,30 @@
+"""When the engine is asked: which monitors a tick decides, and when a running retraining is overdue."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from retrain_trigger.config import MonitorConfig
+from retrain_trigger.model import MonitorState, Status
+
+
+def is_due(every: timedelta | None, now: datetime, tick: timedelta, delay: timedelta = timedelta(0)) -> bool:
+    """A monitor is due when a boundary of its `every` (aligned to the epoch), plus its `evaluation_delay`, falls
+    in this tick (now - tick, now].
+
+    Stateless, so a retried tick (same event time) selects the same monitors and no write is needed to remember.
+    """
+    if every is None or every <= tick:
+        return True
+    period, t = every.total_seconds(), (now - delay).timestamp()
+    return math.floor(t / period) != math.floor((t - tick.total_seconds()) / period)
+
+
+def retraining_overdue(monitor: MonitorConfig, state: MonitorState, now: datetime) -> bool:
+    """True when a started retraining has had no final status within `retraining_timeout`: before declaring it
+    failed, the caller may ask the pipeline for its real status and apply it with `on_lifecycle`."""
+    episode = state.episode
+    if state.status is not Status.RETRAINING or episode is None or episode.retrain_started_at is None:
+        return False
+    return now >= episode.retrain_started_at + monitor.retraining_timeout

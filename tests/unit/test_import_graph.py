@@ -1,0 +1,53 @@
+"""No import circle: the layer's package and the CLI read as a one-way graph (parsed with `ast`, nothing imported)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.imports import find_cycle, import_graph
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER = ROOT / "layers" / "retrain_trigger" / "retrain_trigger"
+CLI = ROOT / "src" / "retrain_trigger_cli"
+
+
+def test_the_layer_package_imports_no_module_in_a_circle() -> None:
+    graph = import_graph(LAYER)
+
+    assert "retrain_trigger.policy.rules" in graph["retrain_trigger.policy.engine"]  # the graph sees real imports
+    assert find_cycle(graph) is None
+
+
+def test_the_cli_and_the_layer_import_no_module_in_a_circle() -> None:
+    graph = import_graph(LAYER, CLI)
+
+    assert "retrain_trigger.policy" in graph["retrain_trigger_cli.engine"]
+    assert find_cycle(graph) is None
+
+
+def test_the_domain_never_imports_upwards() -> None:
+    """config -> model -> policy/ports/events -> messages/adapters -> service -> wiring, never back."""
+    graph = import_graph(LAYER)
+    below_policy = {"retrain_trigger.config", "retrain_trigger.model", "retrain_trigger.errors"}
+    policy = {m for m in graph if m.startswith("retrain_trigger.policy")}
+
+    assert graph["retrain_trigger.config"] <= {"retrain_trigger.errors"}
+    assert graph["retrain_trigger.model"] <= {"retrain_trigger.config", "retrain_trigger.errors"}
+    assert all(graph[m] <= below_policy | policy for m in policy), {m: graph[m] for m in policy}
+
+
+def test_the_checker_finds_a_circle_through_a_deferred_import_and_skips_type_checking_ones(tmp_path: Path) -> None:
+    package = tmp_path / "loop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from loop import b\n")
+    (package / "b.py").write_text("def later():\n    from loop.c import x\n")
+    (package / "c.py").write_text("from . import a\nx = 1\n")
+    (package / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from loop import e\n")
+    (package / "e.py").write_text("import loop.d\n")
+
+    graph = import_graph(package)
+
+    assert find_cycle(graph) == ["loop.a", "loop.b", "loop.c", "loop.a"]
+    assert graph["loop.d"] == set()  # only under TYPE_CHECKING
+    assert graph["loop.e"] == {"loop.d"}

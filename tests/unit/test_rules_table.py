@@ -1,0 +1,66 @@
+"""The rules table (docs/rules.md), the rule functions and the rule tests name the same rules, so none can drift."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import re
+from pathlib import Path
+
+from retrain_trigger.policy import rules
+
+ROOT = Path(__file__).resolve().parents[2]
+RULE_TESTS = Path(__file__).with_name("test_policy_rules.py")
+# Test classes in the rule tests that are about what the rules see or when they run, not one rule.
+NOT_RULES = {"TestWindow", "TestSchedule", "TestBadInput", "TestReferenceScenario"}
+
+
+def rule_functions() -> set[str]:
+    return {
+        name
+        for name, function in inspect.getmembers(rules, inspect.isfunction)
+        if function.__module__ == rules.__name__ and not name.startswith("_")
+    }
+
+
+def table_rules(page: str) -> list[str]:
+    """The `rule` column of the rules page's first table (the one the engine's rules fill)."""
+    lines = page.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = list(itertools.takewhile(lambda line: line.startswith("|"), lines[first:]))
+    assert rows[0].split("|")[1].strip() == "rule", "the rules table's first column names the rule function"
+    names = []
+    for row in rows[2:]:  # after the header and its separator
+        cell = row.split("|")[1].strip()
+        match = re.fullmatch(r"`(\w+)`", cell)
+        assert match, f"rules table row names no rule function: {row}"
+        names.append(match.group(1))
+    return names
+
+
+def camel(name: str) -> str:
+    return "Test" + "".join(part.capitalize() for part in name.split("_"))
+
+
+def test_the_docs_rules_table_names_exactly_the_rule_functions() -> None:
+    named = table_rules((ROOT / "docs" / "rules.md").read_text())
+
+    assert set(named) == rule_functions()
+
+
+def test_every_rule_function_has_its_class_of_rule_tests_and_every_class_is_a_rule() -> None:
+    tree = ast.parse(RULE_TESTS.read_text())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    expected = {camel(name) for name in rule_functions()}
+
+    assert set(classes) - NOT_RULES == expected
+    empty = [name for name in expected if not any(isinstance(n, ast.FunctionDef) for n in classes[name].body)]
+    assert empty == []
+
+
+def test_the_checker_notices_a_rule_missing_from_the_table() -> None:
+    page = (ROOT / "docs" / "rules.md").read_text()
+    without_renotify = "\n".join(line for line in page.splitlines() if not line.startswith("| `renotify` |"))
+
+    assert set(table_rules(without_renotify)) == rule_functions() - {"renotify"}
