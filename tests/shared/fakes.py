@@ -26,7 +26,11 @@ class FakeConfig:
 
 @dataclass
 class FakeScores:
-    """Datapoints per monitor; a monitor mapped to an error returns that error (as a source would)."""
+    """Datapoints per monitor; a monitor mapped to an error returns that error (as a source would).
+
+    It returns every datapoint it holds, in the order they were added: it does not filter by `now` nor keep the
+    newest `evaluation_periods`. The real sources do both (pinned on moto in tests/functional/test_score_sources.py);
+    a fake that did too would hide an engine that trusted them to, e.g. a late tick reading a newer datapoint."""
 
     series: dict[str, list[Observation]] = field(default_factory=dict)
     errors: dict[str, RetrainTriggerError] = field(default_factory=dict)
@@ -42,8 +46,7 @@ class FakeScores:
             if monitor.id in self.errors:
                 out[monitor.id] = self.errors[monitor.id]
                 continue
-            known = sorted((o for o in self.series.get(monitor.id, []) if o.at <= now), key=lambda o: o.at)
-            out[monitor.id] = tuple(known[-monitor.evaluation_periods :])
+            out[monitor.id] = tuple(self.series.get(monitor.id, []))
         return out
 
 
