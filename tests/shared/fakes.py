@@ -60,6 +60,9 @@ class FakeStateStore:
     unreadable: set[str] = field(default_factory=set)  # get_many answers these with an error
     failing_commits: set[str] = field(default_factory=set)  # commits of these raise a DependencyError
     before_commit: Callable[[MonitorState], None] | None = None  # runs just before a commit lands (races)
+    # Commits (by number, counting from 1) that land but answer StaleState, as a conditional write whose answer
+    # was lost and that the SDK retried does.
+    lost_answers: set[int] = field(default_factory=set)
 
     def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
         out: dict[str, MonitorState | RetrainTriggerError] = {}
@@ -93,6 +96,8 @@ class FakeStateStore:
         self.commits += 1
         if history is not None:
             self.history.append(history)
+        if self.commits in self.lost_answers:
+            raise StaleState(state.monitor_id, expected_version)
         return committed
 
     def find_by_execution(self, execution_arn: str) -> str | None:

@@ -1,0 +1,328 @@
+"""The outbox's courier against in-memory ports: what each write records, what each delivery reports, and a write
+whose answer was lost. Every expectation is the whole value (report, history entry, record), not a part of it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from retrain_trigger.config import MonitorConfig
+from retrain_trigger.errors import DependencyError
+from retrain_trigger.model import MonitorState
+from retrain_trigger.outbox import (
+    Courier,
+    Delivered,
+    RetryPolicy,
+    failed_try,
+    history,
+    leased,
+    next_ready,
+)
+from retrain_trigger.policy import evaluate, on_start_given_up
+from retrain_trigger.ports import HistoryEntry, PipelineStart
+from tests.shared.fakes import FakeGateway, FakeStateStore
+
+from .scenario import day, monitor, obs
+
+WALL = day(10)  # the real clock: leases count in it
+LEASE = timedelta(minutes=5)
+SECOND = timedelta(seconds=1)
+EPISODE = "churn-model@20240801T000000Z"
+KEY = f"{EPISODE}#1:retrain_started"
+KINDS = ["sagemaker", "sqs", "eventbridge", "sns"]
+
+
+def breach_committed(store: FakeStateStore, config: MonitorConfig) -> MonitorState:
+    """A critical datapoint at day 0, decided and committed (version 1) with its four retraining actions."""
+    decision = evaluate(config, MonitorState(monitor_id="churn-model"), [obs(0, 0.3)], day(0), "v1")
+    return store.commit(decision.state, 0, history(decision, "v1"))
+
+
+def courier(config: MonitorConfig, store: FakeStateStore, gateway: FakeGateway, owner: str = "evaluator-1") -> Courier:
+    retry = RetryPolicy(max_attempts=3, backoff=timedelta(minutes=30))
+    return Courier(config, store, gateway, owner, lambda: WALL, LEASE, retry, day(0), "v1")
+
+
+def arn_of_the_start(gateway: FakeGateway) -> str:
+    (start,) = gateway.of("sagemaker")
+    assert isinstance(start.payload, PipelineStart)
+    return f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{start.payload.client_request_token[:12]}"
+
+
+# --- a write whose answer was lost ----------------------------------------------------------------------------
+
+
+def test_a_last_write_that_landed_but_lost_its_answer_is_recognised_as_ours_and_not_reported_lost() -> None:
+    # given a breach with four actions, and a store that loses the answer of the last delivery write (commit 6:
+    # 1 transition, 1 takeover, 4 results)
+    store, gateway, config = FakeStateStore(lost_answers={6}), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+
+    # when the courier delivers
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    # then the write counts as done: every action delivered once, the lease given back, nothing reported lost
+    assert [c.kind for c in gateway.calls] == KINDS
+    assert [d.status for d in run.log] == ["done"] * 4
+    assert final == store.get("churn-model")
+    assert (final.version, final.lease_owner) == (6, None)
+    assert [a.status for a in final.actions] == ["done"] * 4
+
+
+def test_a_middle_write_that_landed_but_lost_its_answer_is_not_written_a_second_time() -> None:
+    # given a store that loses the answer of the write recording the pipeline start (commit 3)
+    store, gateway, config = FakeStateStore(lost_answers={3}), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+
+    # when the courier delivers
+    courier(config, store, gateway).deliver(state)
+
+    # then no result is recorded twice: one try each, and exactly 1 + 1 + 4 writes
+    assert [c.kind for c in gateway.calls] == KINDS
+    assert [(a.status, a.attempts) for a in store.get("churn-model").actions] == [("done", 1)] * 4
+    assert store.commits == 6
+
+
+# --- what a delivery reports and records ----------------------------------------------------------------------
+
+
+def test_a_delivery_reports_each_action_with_its_result_and_records_one_history_entry() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    arn = arn_of_the_start(gateway)
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sagemaker", "key": KEY, "status": "done", "result": arn, "attempts": 1},
+        {"kind": "sqs", "key": KEY, "status": "done", "result": "sqs-1", "attempts": 1},
+        {"kind": "eventbridge", "key": KEY, "status": "done", "result": "ev-2", "attempts": 1},
+        {"kind": "sns", "key": KEY, "status": "done", "result": "msg-3", "attempts": 1},
+    ]
+    assert store.history[-1] == HistoryEntry(
+        monitor_id="churn-model",
+        at=day(0),
+        before="RETRAINING",
+        after="RETRAINING",
+        reason="actions: sagemaker done, sqs done, eventbridge done, sns done",
+        config_version="v1",
+        episode_id=EPISODE,
+        actions=(f"sagemaker:done:{arn}", "sqs:done:sqs-1", "eventbridge:done:ev-2", "sns:done:msg-3"),
+    )
+    episode = store.get("churn-model").episode
+    assert episode is not None
+    assert (episode.retrain_started_at, episode.execution_arn) == (day(0), arn)
+
+
+def test_a_failed_try_is_reported_with_its_error_and_alerted_and_the_rest_of_its_notice_waits() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(fail={"sqs": DependencyError("queue gone")}), monitor()
+    state = breach_committed(store, config)
+
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    arn = arn_of_the_start(gateway)
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sagemaker", "key": KEY, "status": "done", "result": arn, "attempts": 1},
+        {"kind": "sqs", "key": KEY, "status": "retry", "error": "queue gone", "attempts": 1},
+        {"kind": "sns", "key": f"{KEY}:sqs:failed#1", "status": "done", "result": "msg-1"},
+    ]
+    sqs = final.actions[1]
+    assert (sqs.status, sqs.attempts, sqs.last_error, sqs.next_try_at) == (
+        "pending",
+        1,
+        "queue gone",
+        day(0) + timedelta(minutes=30),
+    )
+    assert [a.status for a in final.actions] == ["done", "pending", "pending", "pending"]
+    assert final.lease_owner is None
+
+
+def test_an_alert_about_a_failure_that_cannot_be_sent_is_reported_failed_with_its_error() -> None:
+    failing = {"sqs": DependencyError("queue gone"), "sns": DependencyError("topic gone")}
+    store, gateway, config = FakeStateStore(), FakeGateway(fail=failing), monitor()
+    state = breach_committed(store, config)
+
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    assert [d.as_dict() for d in run.log][1:] == [
+        {"kind": "sqs", "key": KEY, "status": "retry", "error": "queue gone", "attempts": 1},
+        {"kind": "sns", "key": f"{KEY}:sqs:failed#1", "status": "failed", "error": "topic gone"},
+    ]
+
+
+def test_an_unexpired_lease_of_another_invocation_is_reported_held_for_each_waiting_action() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+    held = store.commit(state.model_copy(update={"lease_owner": "other", "lease_until": WALL + SECOND}), 1, None)
+
+    run = courier(config, store, gateway)
+    final = run.deliver(held)
+
+    assert gateway.calls == []
+    assert final == held
+    assert [d.as_dict() for d in run.log] == [{"kind": kind, "key": KEY, "status": "lease_held"} for kind in KINDS]
+
+
+def test_an_unannounced_try_found_by_the_next_invocation_is_taken_as_sent_and_reported_unconfirmed() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor(actions={"on_retrain": ["sns"]})
+    state = breach_committed(store, config)
+    sending = state.actions[0].model_copy(update={"status": "sending", "tried_by": "dead"})
+    state = store.commit(state.model_copy(update={"actions": (sending,)}), 1, None)
+
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    assert gateway.calls == []
+    assert [d.as_dict() for d in run.log] == [{"kind": "sns", "key": KEY, "status": "unconfirmed", "attempts": 1}]
+    assert [(a.status, a.result, a.attempts) for a in final.actions] == [("done", "unconfirmed", 1)]
+
+
+def test_a_start_announced_by_a_dead_invocation_and_found_by_its_key_is_reported_done_with_its_arn() -> None:
+    store, gateway, config = (
+        FakeStateStore(),
+        FakeGateway(),
+        monitor(actions={"on_retrain": ["sagemaker"], "pipeline": {"name": "churn-model-retraining"}}),
+    )
+    state = breach_committed(store, config)
+    courier(config, store, gateway, owner="dead").deliver(state)  # makes the start, records it...
+    landed = store.get("churn-model")
+    arn = arn_of_the_start(gateway)
+    sending = landed.actions[0].model_copy(
+        update={"status": "sending", "tried_by": "dead", "result": None, "attempts": 0}
+    )
+    lost = landed.model_copy(
+        update={
+            "actions": (sending,),
+            "episode": landed.episode.model_copy(update={"execution_arn": None, "retrain_started_at": None}),
+        }
+    )
+    state = store.commit(lost, landed.version, None)  # ...but, as far as the state knows, the outcome was lost
+
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    assert len(gateway.of("sagemaker")) == 1
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sagemaker", "key": KEY, "status": "done", "result": arn, "attempts": 1}
+    ]
+    assert final.episode is not None
+    assert (final.episode.execution_arn, final.episode.retrain_started_at) == (arn, day(0))
+
+
+# --- the pure rules at their boundaries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lease_until", "taken"), [(WALL, True), (WALL + SECOND, False)])
+def test_another_invocations_lease_is_free_exactly_at_its_end(lease_until: object, taken: bool) -> None:
+    state = MonitorState(monitor_id="churn-model", lease_owner="other", lease_until=lease_until)
+
+    ours = leased(state, "evaluator-1", WALL, LEASE)
+
+    assert ours == (
+        state.model_copy(update={"lease_owner": "evaluator-1", "lease_until": WALL + LEASE}) if taken else None
+    )
+
+
+def test_our_own_unexpired_lease_is_renewed() -> None:
+    state = MonitorState(monitor_id="churn-model", lease_owner="evaluator-1", lease_until=WALL + LEASE)
+
+    assert leased(state, "evaluator-1", WALL + SECOND, LEASE) == state.model_copy(
+        update={"lease_until": WALL + SECOND + LEASE}
+    )
+
+
+@pytest.mark.parametrize(("now", "ready"), [(day(1) - SECOND, False), (day(1), True)])
+def test_a_backed_off_action_is_ready_exactly_at_its_next_try(now: object, ready: bool) -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sns"]}))
+    waiting = state.actions[0].model_copy(update={"next_try_at": day(1)})
+
+    assert next_ready(state.model_copy(update={"actions": (waiting,)}), now) == (waiting if ready else None)
+
+
+def test_an_action_waits_behind_an_earlier_pending_action_of_its_notice_but_not_of_another() -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sqs", "sns"]}))
+    sqs, sns = state.actions
+    later = sqs.model_copy(update={"next_try_at": day(1)})
+    other = sns.model_copy(update={"key": "another-notice"})
+
+    assert next_ready(state.model_copy(update={"actions": (later, sns)}), day(0)) is None
+    assert next_ready(state.model_copy(update={"actions": (later, other)}), day(0)) == other
+
+
+@pytest.mark.parametrize(
+    ("attempts", "status", "next_try"), [(1, "pending", day(0) + timedelta(minutes=60)), (2, "failed", None)]
+)
+def test_an_action_gives_up_exactly_at_its_last_allowed_try(attempts: int, status: str, next_try: object) -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sns"]}))
+    action = state.actions[0].model_copy(update={"attempts": attempts, "tried_by": "evaluator-1", "status": "sending"})
+    state = state.model_copy(update={"actions": (action,)})
+
+    after, record = failed_try(
+        state, action, "x" * 600, day(0), RetryPolicy(max_attempts=3, backoff=timedelta(minutes=30))
+    )
+
+    assert (record.status, record.attempts, record.next_try_at, record.tried_by) == (
+        status,
+        attempts + 1,
+        next_try,
+        None,
+    )
+    assert record.last_error == "x" * 500
+    assert after.actions == (record,)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "wait"),
+    [
+        (0, timedelta(minutes=1)),
+        (1, timedelta(minutes=1)),
+        (2, timedelta(minutes=2)),
+        (3, timedelta(minutes=4)),
+        (9, timedelta(hours=1)),
+    ],
+)
+def test_the_back_off_doubles_from_one_minute_and_is_capped_at_an_hour(attempts: int, wait: timedelta) -> None:
+    assert RetryPolicy().next_try(attempts, day(0)) == day(0) + wait
+
+
+def test_a_report_line_leaves_out_what_it_does_not_know() -> None:
+    assert Delivered("sns", "k", "done").as_dict() == {"kind": "sns", "key": "k", "status": "done"}
+
+
+def test_a_decisions_history_entry_names_its_new_suppressed_and_cancelled_actions() -> None:
+    # given a start given up: its other retraining actions are cancelled and the failure alert is queued
+    config = monitor()
+    state = breach_committed(FakeStateStore(), config)
+    start = state.actions[0].model_copy(update={"status": "failed", "attempts": 3, "last_error": "AccessDenied"})
+    decision = on_start_given_up(
+        config, state.model_copy(update={"actions": (start, *state.actions[1:])}), start, day(0.1), "v1"
+    )
+
+    entry = history(decision, "v2")
+
+    assert entry == HistoryEntry(
+        monitor_id="churn-model",
+        at=day(0.1),
+        before="RETRAINING",
+        after="ALARM",
+        reason=decision.reason,
+        config_version="v2",
+        score=None,
+        episode_id=EPISODE,
+        actions=("sns:retrain_failed", f"cancelled:sqs:{KEY}", f"cancelled:eventbridge:{KEY}", f"cancelled:sns:{KEY}"),
+    )
+
+
+def test_a_muted_decisions_history_entry_names_what_it_suppressed() -> None:
+    config = monitor(mode="muted", muted_until="2024-09-01T00:00:00Z")
+    decision = evaluate(config, MonitorState(monitor_id="churn-model"), [obs(0, 0.3)], day(0), "v1")
+
+    entry = history(decision, "v1")
+
+    assert (entry.before, entry.after, entry.score, entry.episode_id) == ("OK", "ALARM", 0.3, EPISODE)
+    assert entry.actions == ("suppressed:sns:critical",)
