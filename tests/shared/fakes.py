@@ -153,7 +153,11 @@ class FakeGateway:
 
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
         for call in self.of("sagemaker"):
-            if isinstance(call.payload, PipelineStart) and idempotency_key in call.payload.description:
+            if (
+                isinstance(call.payload, PipelineStart)
+                and call.payload.pipeline_name == pipeline_name
+                and idempotency_key in call.payload.description
+            ):
                 return f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{call.key[:12]}"
         return None
 

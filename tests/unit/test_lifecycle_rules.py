@@ -230,3 +230,41 @@ def test_a_retraining_without_a_final_status_times_out_with_a_reason_naming_the_
         "next attempt not before 2024-08-03T00:00:00+00:00"
     )
     assert decision.state.status is Status.ALARM
+
+
+# --- which pending actions an ended attempt cancels -------------------------------------------------------------
+
+
+def pending(kind: str, event_: str, episode_id: str, attempt: int) -> ActionRecord:
+    notice = Notice(event=event_, episode_id=episode_id, attempt=attempt, decided_at=day(0))  # type: ignore[arg-type]
+    return ActionRecord(kind=kind, key=f"{episode_id}#{attempt}:{event_}", notice=notice)  # type: ignore[arg-type]
+
+
+def test_a_failed_attempt_cancels_only_its_own_pending_retraining_actions() -> None:
+    # given attempt 2 running, with actions still pending from attempt 1, another episode, and an alert of attempt 2
+    own = pending("sqs", "retrain_started", EPISODE, 2)
+    kept = (
+        pending("sqs", "retrain_started", EPISODE, 1),
+        pending("sqs", "retrain_started", "other@20240101T000000Z", 2),
+        pending("sns", "escalation", EPISODE, 2),
+    )
+    second = episode(execution_arn=ARN).model_copy(update={"retrains": 2})
+    state = retraining().model_copy(update={"episode": second, "actions": (own, *kept)})
+
+    # when attempt 2 fails
+    decision = on_lifecycle(monitor(), state, event("failed", execution_arn=ARN), "v1")
+
+    # then only its own start is cancelled; the rest still goes out, with the failure alert after it
+    assert decision.cancelled == (own,)
+    assert decision.state.actions[:3] == kept
+    assert [a.notice.event for a in decision.state.actions[3:]] == ["retrain_failed"]
+
+
+def test_a_succeeded_attempt_still_delivers_its_pending_retraining_actions() -> None:
+    own = pending("sns", "retrain_started", EPISODE, 1)
+    state = retraining(execution_arn=ARN).model_copy(update={"actions": (own,)})
+
+    decision = on_lifecycle(monitor(), state, event("succeeded", execution_arn=ARN), "v1")
+
+    assert decision.cancelled == ()
+    assert decision.state.actions == (own,)

@@ -9,7 +9,7 @@ import pytest
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import DependencyError
-from retrain_trigger.model import MonitorState
+from retrain_trigger.model import MonitorState, Status
 from retrain_trigger.outbox import (
     Courier,
     Delivered,
@@ -20,7 +20,7 @@ from retrain_trigger.outbox import (
     next_ready,
 )
 from retrain_trigger.policy import evaluate, on_start_given_up
-from retrain_trigger.ports import HistoryEntry, PipelineStart
+from retrain_trigger.ports import Alert, HistoryEntry, PipelineStart, QueueMessage
 from tests.shared.fakes import FakeGateway, FakeStateStore
 
 from .scenario import day, monitor, obs
@@ -326,3 +326,123 @@ def test_a_muted_decisions_history_entry_names_what_it_suppressed() -> None:
 
     assert (entry.before, entry.after, entry.score, entry.episode_id) == ("OK", "ALARM", 0.3, EPISODE)
     assert entry.actions == ("suppressed:sns:critical",)
+
+
+# --- the outbox's own transitions and failures ------------------------------------------------------------------
+
+
+def on_its_last_try(store: FakeStateStore, state: MonitorState, kind: str) -> MonitorState:
+    actions = tuple(a.model_copy(update={"attempts": 2}) if a.kind == kind else a for a in state.actions)
+    return store.commit(state.model_copy(update={"actions": actions}), state.version, None)
+
+
+def test_giving_up_on_a_start_fails_the_attempt_and_delivers_its_alert_in_the_same_run() -> None:
+    # given the pipeline start on its last allowed try, and a pipeline that cannot be started
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway(fail={"sagemaker": DependencyError("no such pipeline")})
+    state = on_its_last_try(store, breach_committed(store, config), "sagemaker")
+
+    # when the courier (under config version v2) delivers
+    run = Courier(config, store, gateway, "evaluator-1", lambda: WALL, LEASE, RetryPolicy(), day(0), "v2")
+    final = run.deliver(state)
+
+    # then the attempt fails in one transition, committed with its history, and its alert goes out at once
+    failed_key = f"{EPISODE}#1:retrain_failed"
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sagemaker", "key": KEY, "status": "failed", "error": "no such pipeline", "attempts": 3},
+        {"kind": "sns", "key": failed_key, "status": "done", "result": "msg-0", "attempts": 1},
+    ]
+    (transition,) = run.transitions
+    assert (transition.before.status, transition.state.status) == (Status.RETRAINING, Status.ALARM)
+    assert [(h.before, h.after, h.config_version) for h in store.history] == [
+        ("OK", "RETRAINING", "v1"),
+        ("RETRAINING", "ALARM", "v2"),
+        ("ALARM", "ALARM", "v2"),
+    ]
+    assert (final.status, final.lease_owner, final.config_version) == (Status.ALARM, None, "v2")
+    assert [(a.kind, a.notice.event, a.status) for a in final.actions] == [("sns", "retrain_failed", "done")]
+    # takeover, the failed try, the transition (announcing the alert), the alert's result
+    assert store.commits == 2 + 4
+
+
+def test_a_transition_that_loses_its_write_to_another_writer_is_reported_and_stops_the_delivery() -> None:
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway(fail={"sagemaker": DependencyError("no such pipeline")})
+    state = on_its_last_try(store, breach_committed(store, config), "sagemaker")
+    commits_left = [2]  # the takeover and the failed try land; the transition finds the state moved on
+
+    def another_writer_before_the_transition(_: MonitorState) -> None:
+        current = store.get("churn-model")
+        if commits_left[0] == 0:
+            store.states["churn-model"] = current.model_copy(update={"version": current.version + 1})
+            return
+        commits_left[0] -= 1
+        store.before_commit = another_writer_before_the_transition
+
+    store.before_commit = another_writer_before_the_transition
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sagemaker", "key": KEY, "status": "failed", "error": "no such pipeline", "attempts": 3},
+        {"kind": "state", "key": "churn-model", "status": "lease_lost"},
+    ]
+    assert run.transitions == []
+    assert store.get("churn-model").status is Status.RETRAINING
+
+
+def test_an_action_given_up_is_reported_failed_and_alerted_with_its_tries() -> None:
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway(fail={"sqs": DependencyError("queue gone")})
+    state = on_its_last_try(store, breach_committed(store, config), "sqs")
+
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    assert [d.as_dict() for d in run.log][1:] == [
+        {"kind": "sqs", "key": KEY, "status": "failed", "error": "queue gone", "attempts": 3},
+        {"kind": "sns", "key": f"{KEY}:sqs:failed#3", "status": "done", "result": "msg-1"},
+        {"kind": "eventbridge", "key": KEY, "status": "done", "result": "ev-2", "attempts": 1},
+        {"kind": "sns", "key": KEY, "status": "done", "result": "msg-3", "attempts": 1},
+    ]
+
+
+def test_a_failure_alert_says_which_try_of_how_many_failed() -> None:
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway(fail={"sqs": DependencyError("queue gone")})
+    state = breach_committed(store, config)
+
+    Courier(
+        config, store, gateway, "evaluator-1", lambda: WALL, LEASE, RetryPolicy(max_attempts=7), day(0), "v1"
+    ).deliver(state)
+
+    (alert,) = [c.payload for c in gateway.of("sns")]
+    assert isinstance(alert, Alert)
+    assert "try 1 of 7 failed" in alert.text
+
+
+def test_a_delivered_request_carries_the_couriers_config_version() -> None:
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway()
+    state = breach_committed(store, config)
+
+    Courier(config, store, gateway, "evaluator-1", lambda: WALL, LEASE, RetryPolicy(), day(0), "v7").deliver(state)
+
+    (request,) = [c.payload for c in gateway.of("sqs")]
+    assert isinstance(request, QueueMessage)
+    assert request.body["config_version"] == "v7"
+
+
+def test_an_unconfirmed_start_without_a_pipeline_still_stamps_the_attempts_start() -> None:
+    # given a monitor whose retraining is the SQS request (no pipeline), its try announced by a dead invocation
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor(actions={"on_retrain": ["sqs"]})
+    state = breach_committed(store, config)
+    sending = state.actions[0].model_copy(update={"status": "sending", "tried_by": "dead"})
+    state = store.commit(state.model_copy(update={"actions": (sending,)}), 1, None)
+
+    final = courier(config, store, gateway).deliver(state)
+
+    # then it is taken as sent, and the retraining timeout counts from now
+    assert gateway.calls == []
+    assert final.episode is not None
+    assert final.episode.retrain_started_at == day(0)
