@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrain_trigger.model import Episode, MonitorState, Status
+from retrain_trigger.model import Episode, MonitorState, Notice, Status
 from retrain_trigger.policy import evaluate
 
 from .scenario import day, monitor, obs
@@ -196,4 +196,71 @@ def test_an_episode_opened_while_muted_is_announced_once_the_mute_ends_with_its_
     )
     assert [(a.key, a.notice.datapoint_at, a.notice.score) for a in decision.new_actions] == [
         (f"{EPISODE}#0:critical", day(0), 0.3)
+    ]
+
+
+# --- the notices an added alert carries ------------------------------------------------------------------------
+
+
+def test_a_no_data_notice_during_an_open_episode_is_about_the_gap_not_the_episode() -> None:
+    config = monitor(max_age="10d", no_data_after="2d", guards=[{"metric": "accuracy", "below": 0.85}])
+    alarm = state(status=Status.ALARM, episode=episode(retrains=1, last_attempt_failed=True))
+
+    decision = evaluate(config, alarm, [obs(0, 0.3, accuracy=0.9)], day(3), "v1")
+
+    why = "no data: the newest datapoint (2024-08-01T00:00:00+00:00) is older than 2 days, 0:00:00"
+    assert (decision.outcome, decision.reason) == ("transition", why)
+    assert [(a.kind, a.key, a.notice) for a in decision.new_actions] == [
+        (
+            "sns",
+            "churn-model@20240801T000000Z#0:no_data",
+            Notice(event="no_data", score=0.3, datapoint_at=day(0), reason=why, decided_at=day(3)),
+        )
+    ]
+    assert decision.state.actions == decision.new_actions
+
+
+def test_a_repeat_alert_after_a_retraining_names_the_attempt_and_is_queued_in_the_outbox() -> None:
+    config = monitor(renotify_every="1d", grace_period="0s", actions={"on_alert": ["sns", "eventbridge"]})
+    retrained = state(status=Status.RETRAINED, episode=episode(retrains=1, notified_at=day(0)), evidence_after=day(0))
+
+    decision = evaluate(config, retrained, [obs(1, 0.17)], day(1), "v1")
+
+    assert decision.outcome == "transition"
+    assert [(a.kind, a.notice.attempt, a.notice.renotification, a.notice.score) for a in decision.new_actions] == [
+        ("eventbridge", 1, 1, 0.17),
+        ("sns", 1, 1, 0.17),
+    ]
+    assert decision.state.actions == decision.new_actions
+
+
+def test_data_resuming_with_a_breach_retrains_and_announces_the_end_of_the_gap_in_one_decision() -> None:
+    config = monitor(max_age="10d", no_data_after="2d")
+    in_gap = state(gap_since=day(0), last_datapoint_at=day(0))
+
+    decision = evaluate(config, in_gap, [obs(0, 0.1), obs(4, 0.3)], day(4), "v1")
+
+    assert decision.reason == (
+        "drift 0.3 > 0.2: retraining started (attempt 1 of episode churn-model@20240805T000000Z); "
+        "data resumed: a datapoint at 2024-08-05T00:00:00+00:00 after the gap since 2024-08-01T00:00:00+00:00"
+    )
+    assert [(a.kind, a.notice.event) for a in decision.new_actions] == [
+        ("sagemaker", "retrain_started"),
+        ("sqs", "retrain_started"),
+        ("eventbridge", "retrain_started"),
+        ("sns", "retrain_started"),
+        ("sns", "data_resumed"),
+    ]
+    assert decision.state.status is Status.RETRAINING
+    assert decision.state.gap_since is None
+
+
+def test_a_muted_episodes_late_announcement_is_its_first_alert_not_a_repeat() -> None:
+    config = monitor(mode="muted", muted_until="2024-08-02T00:00:00Z", guards=[{"metric": "accuracy", "below": 0.85}])
+    muted = state(status=Status.ALARM, episode=episode(announced=False, notified_at=day(0)))
+
+    decision = evaluate(config, muted, [obs(2, 0.3, accuracy=0.9)], day(2), "v1")
+
+    assert [(a.notice.renotification, a.notice.attempt, a.notice.episode_id) for a in decision.new_actions] == [
+        (0, 0, EPISODE)
     ]
