@@ -14,13 +14,14 @@ from retrain_trigger.outbox import (
     Courier,
     Delivered,
     RetryPolicy,
+    delivered,
     failed_try,
     history,
     leased,
     next_ready,
 )
 from retrain_trigger.policy import evaluate, on_start_given_up
-from retrain_trigger.ports import Alert, HistoryEntry, PipelineStart, QueueMessage
+from retrain_trigger.ports import Alert, BusEvent, HistoryEntry, PipelineStart, QueueMessage
 from tests.shared.fakes import FakeGateway, FakeStateStore
 
 from .scenario import day, monitor, obs
@@ -67,7 +68,7 @@ def test_a_last_write_that_landed_but_lost_its_answer_is_recognised_as_ours_and_
     assert [c.kind for c in gateway.calls] == KINDS
     assert [d.status for d in run.log] == ["done"] * 4
     assert final == store.get("churn-model")
-    assert (final.version, final.lease_owner) == (6, None)
+    assert (final.version, final.lease_owner, final.lease_until) == (6, None, None)
     assert [a.status for a in final.actions] == ["done"] * 4
 
 
@@ -102,6 +103,7 @@ def test_a_delivery_reports_each_action_with_its_result_and_records_one_history_
         {"kind": "eventbridge", "key": KEY, "status": "done", "result": "ev-2", "attempts": 1},
         {"kind": "sns", "key": KEY, "status": "done", "result": "msg-3", "attempts": 1},
     ]
+    assert len(store.history) == 2  # the transition's, and one for the whole delivery
     assert store.history[-1] == HistoryEntry(
         monitor_id="churn-model",
         at=day(0),
@@ -180,6 +182,7 @@ def test_an_unannounced_try_found_by_the_next_invocation_is_taken_as_sent_and_re
     assert gateway.calls == []
     assert [d.as_dict() for d in run.log] == [{"kind": "sns", "key": KEY, "status": "unconfirmed", "attempts": 1}]
     assert [(a.status, a.result, a.attempts) for a in final.actions] == [("done", "unconfirmed", 1)]
+    assert store.history[-1].actions == ("sns:unconfirmed:",)
 
 
 def test_a_start_announced_by_a_dead_invocation_and_found_by_its_key_is_reported_done_with_its_arn() -> None:
@@ -429,8 +432,10 @@ def test_a_delivered_request_carries_the_couriers_config_version() -> None:
     Courier(config, store, gateway, "evaluator-1", lambda: WALL, LEASE, RetryPolicy(), day(0), "v7").deliver(state)
 
     (request,) = [c.payload for c in gateway.of("sqs")]
+    (bus_event,) = [c.payload for c in gateway.of("eventbridge")]
     assert isinstance(request, QueueMessage)
-    assert request.body["config_version"] == "v7"
+    assert isinstance(bus_event, BusEvent)
+    assert (request.body["config_version"], bus_event.detail["config_version"]) == ("v7", "v7")
 
 
 def test_an_unconfirmed_start_without_a_pipeline_still_stamps_the_attempts_start() -> None:
@@ -446,3 +451,180 @@ def test_an_unconfirmed_start_without_a_pipeline_still_stamps_the_attempts_start
     assert gateway.calls == []
     assert final.episode is not None
     assert final.episode.retrain_started_at == day(0)
+
+
+# --- delivering under our own lease, and races ------------------------------------------------------------------
+
+
+def under_our_lease(store: FakeStateStore, state: MonitorState, until: object = WALL + LEASE) -> MonitorState:
+    ours = state.model_copy(update={"lease_owner": "evaluator-1", "lease_until": until})
+    return store.commit(ours, state.version, None)
+
+
+def test_actions_queued_under_our_lease_are_announced_then_delivered_without_a_takeover() -> None:
+    # given our own unexpired lease and four actions nobody announced yet, the first a retry due exactly now
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+    due = (state.actions[0].model_copy(update={"next_try_at": day(0), "attempts": 1}), *state.actions[1:])
+    state = under_our_lease(store, state.model_copy(update={"actions": due}))
+    commits = store.commits
+
+    final = courier(config, store, gateway).deliver(state)
+
+    # then the first is announced in a write of its own, each result announces the next: 1 + 4 writes
+    assert [c.kind for c in gateway.calls] == KINDS
+    assert store.commits - commits == 1 + 4
+    assert [(a.status, a.attempts) for a in final.actions] == [("done", 2), ("done", 1), ("done", 1), ("done", 1)]
+    assert final.lease_owner is None
+
+
+def test_our_lease_ending_exactly_now_is_taken_again_before_delivering() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = under_our_lease(store, breach_committed(store, config), until=WALL)
+    commits = store.commits
+    renewed: list[object] = []
+    store.before_commit = lambda written: renewed.append(written.lease_until)
+
+    courier(config, store, gateway).deliver(state)
+
+    assert renewed == [WALL + LEASE]  # the first write after the takeover carries the renewed lease
+    assert store.commits - commits == 1 + 4
+
+
+def test_a_concurrent_write_that_leaves_us_the_lease_is_built_upon_not_overwritten() -> None:
+    # given another writer (the lifecycle function) that commits just before our first result lands
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+    hooks = [lambda _: None]
+
+    def lifecycle_commits_before_our_result(_: MonitorState) -> None:
+        if hooks:
+            hooks.pop()
+            store.before_commit = lifecycle_commits_before_our_result
+            return
+        current = store.get("churn-model")
+        store.states["churn-model"] = current.model_copy(update={"version": current.version + 1, "grace_until": day(9)})
+
+    store.before_commit = lifecycle_commits_before_our_result
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    # then our results are applied to its state: its change kept, ours all there, nothing sent twice
+    assert [c.kind for c in gateway.calls] == KINDS
+    assert final.grace_until == day(9)
+    assert [(a.status, a.attempts) for a in final.actions] == [("done", 1)] * 4
+    assert "lease_lost" not in [d.status for d in run.log]
+
+
+def test_a_lease_taken_by_another_invocation_mid_delivery_stops_the_delivery_and_is_reported() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor()
+    state = breach_committed(store, config)
+    hooks = [lambda _: None]
+
+    def another_invocation_takes_the_lease(_: MonitorState) -> None:
+        if hooks:
+            hooks.pop()
+            store.before_commit = another_invocation_takes_the_lease
+            return
+        current = store.get("churn-model")
+        stolen = {"version": current.version + 1, "lease_owner": "other", "lease_until": WALL + LEASE}
+        store.states["churn-model"] = current.model_copy(update=stolen)
+
+    store.before_commit = another_invocation_takes_the_lease
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    assert [c.kind for c in gateway.calls] == ["sagemaker"]
+    assert run.log[-1].as_dict() == {"kind": "state", "key": "churn-model", "status": "lease_lost"}
+
+
+def test_five_lost_races_in_a_row_give_the_delivery_up_and_report_the_lease_lost() -> None:
+    store, gateway, config = FakeStateStore(), FakeGateway(), monitor(actions={"on_retrain": ["sns"]})
+    state = under_our_lease(store, breach_committed(store, config))
+    tries: list[int] = []
+
+    def another_writer_wins(_: MonitorState) -> None:
+        tries.append(1)
+        current = store.get("churn-model")
+        store.states["churn-model"] = current.model_copy(update={"version": current.version + 1})
+        store.before_commit = another_writer_wins
+
+    store.before_commit = another_writer_wins
+    run = courier(config, store, gateway)
+    run.deliver(state)
+
+    assert len(tries) == 5
+    assert [d.as_dict() for d in run.log] == [{"kind": "state", "key": "churn-model", "status": "lease_lost"}]
+
+
+def test_with_nothing_left_to_deliver_after_its_own_transition_the_courier_gives_the_lease_back() -> None:
+    # given a monitor that alerts nobody: the failed start's transition queues nothing
+    store, config = FakeStateStore(), monitor(actions={"on_alert": [], "pipeline": {"name": "churn-model-retraining"}})
+    gateway = FakeGateway(fail={"sagemaker": DependencyError("no such pipeline")})
+    state = on_its_last_try(store, breach_committed(store, config), "sagemaker")
+
+    final = courier(config, store, gateway).deliver(state)
+
+    assert (final.status, final.lease_owner, final.lease_until) == (Status.ALARM, None, None)
+    assert final == store.get("churn-model")
+    assert store.history[-1].reason == "actions: sagemaker failed"
+
+
+# --- what a delivery stamps ---------------------------------------------------------------------------------------
+
+
+def test_only_the_first_start_kind_of_a_notice_stamps_the_attempts_start() -> None:
+    state = breach_committed(FakeStateStore(), monitor())
+    sqs = state.actions[1]
+
+    after = delivered(state, sqs, "sqs-1", day(0))
+
+    assert after.episode == state.episode
+    assert [a.status for a in after.actions] == ["pending", "done", "pending", "pending"]
+
+
+def test_a_delivered_record_forgets_its_back_off_and_its_announcer() -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sns"]}))
+    retried = state.actions[0].model_copy(
+        update={"status": "sending", "tried_by": "evaluator-1", "next_try_at": day(0)}
+    )
+
+    (record,) = delivered(state.model_copy(update={"actions": (retried,)}), retried, "msg-1", day(0)).actions
+
+    assert (record.status, record.result, record.next_try_at, record.tried_by, record.attempts) == (
+        "done",
+        "msg-1",
+        None,
+        None,
+        1,
+    )
+
+
+def test_a_try_in_flight_is_ready_whatever_its_back_off_says() -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sns"]}))
+    in_flight = state.actions[0].model_copy(update={"status": "sending", "next_try_at": day(1)})
+
+    assert next_ready(state.model_copy(update={"actions": (in_flight,)}), day(0)) == in_flight
+
+
+def test_a_notice_waiting_on_a_back_off_lets_a_later_notice_go_first() -> None:
+    state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sqs", "sns"]}))
+    sqs, sns = state.actions
+    waiting = sqs.model_copy(update={"next_try_at": day(1)})
+    other = sns.model_copy(update={"key": "another-notice"})
+
+    assert next_ready(state.model_copy(update={"actions": (waiting, sns, other)}), day(0)) == other
+
+
+def test_a_delivery_entry_keeps_each_error_cut_to_300_characters_and_names_no_episode_for_a_warning() -> None:
+    store, config = FakeStateStore(), monitor(warning=0.1)
+    gateway = FakeGateway(fail={"sns": DependencyError("x" * 400)})
+    decision = evaluate(config, MonitorState(monitor_id="churn-model"), [obs(0, 0.15)], day(0), "v1")
+    state = store.commit(decision.state, 0, history(decision, "v1"))
+
+    courier(config, store, gateway).deliver(state)
+
+    entry = store.history[-1]
+    assert entry.episode_id is None
+    assert [len(a) for a in entry.actions] == [300, 300]
+    assert entry.actions[0].startswith("sns:retry:xxx")
