@@ -435,7 +435,10 @@ def test_a_delivered_request_carries_the_couriers_config_version() -> None:
     (bus_event,) = [c.payload for c in gateway.of("eventbridge")]
     assert isinstance(request, QueueMessage)
     assert isinstance(bus_event, BusEvent)
+    (alert,) = [c.payload for c in gateway.of("sns")]
+    assert isinstance(alert, Alert)
     assert (request.body["config_version"], bus_event.detail["config_version"]) == ("v7", "v7")
+    assert alert.payload["config_version"] == "v7"
 
 
 def test_an_unconfirmed_start_without_a_pipeline_still_stamps_the_attempts_start() -> None:
@@ -628,3 +631,25 @@ def test_a_delivery_entry_keeps_each_error_cut_to_300_characters_and_names_no_ep
     assert entry.episode_id is None
     assert [len(a) for a in entry.actions] == [300, 300]
     assert entry.actions[0].startswith("sns:retry:xxx")
+
+
+def test_giving_up_on_the_start_of_an_attempt_no_longer_running_only_alerts() -> None:
+    # given a start on its last try whose attempt (1) is no longer the running one (2)
+    store, config = FakeStateStore(), monitor()
+    gateway = FakeGateway(fail={"sagemaker": DependencyError("no such pipeline")})
+    state = on_its_last_try(store, breach_committed(store, config), "sagemaker")
+    assert state.episode is not None
+    state = store.commit(
+        state.model_copy(update={"episode": state.episode.model_copy(update={"retrains": 2})}), state.version, None
+    )
+
+    run = courier(config, store, gateway)
+    final = run.deliver(state)
+
+    # then no transition: the failure is alerted on its own, and the state keeps running attempt 2
+    assert run.transitions == []
+    assert [d.as_dict() for d in run.log][:2] == [
+        {"kind": "sagemaker", "key": KEY, "status": "failed", "error": "no such pipeline", "attempts": 3},
+        {"kind": "sns", "key": f"{KEY}:sagemaker:failed#3", "status": "done", "result": "msg-0"},
+    ]
+    assert final.status is Status.RETRAINING
