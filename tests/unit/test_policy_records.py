@@ -166,3 +166,25 @@ def test_an_episode_in_alarm_without_a_fresh_datapoint_under_breaching_says_the_
 
     assert decision.reason.startswith("still critical; retraining blocked: no real datapoint breached")
     assert decision.score is None
+
+
+def failed_once() -> MonitorState:
+    episode = Episode(id=EPISODE, opened_at=day(0), trigger_score=0.3, retrains=1, last_attempt_failed=True)
+    return state(status=Status.ALARM, episode=episode)
+
+
+def test_the_next_attempt_in_an_open_episode_names_its_drift_and_attempt() -> None:
+    decision = evaluate(monitor(cooldown="0s"), failed_once(), [obs(3, 0.3)], day(3), "v1")
+
+    assert decision.reason == f"drift 0.3 > 0.2: retraining started (attempt 2 of episode {EPISODE})"
+
+
+def test_the_next_attempt_is_requested_with_the_newest_breaching_datapoint() -> None:
+    config = monitor(cooldown="0s", datapoints_to_trigger=2, evaluation_periods=3, datapoints_to_recover=2)
+
+    decision = evaluate(config, failed_once(), [obs(1, 0.3), obs(2, 0.25), obs(3, 0.1)], day(3), "v1")
+
+    assert decision.state.status is Status.RETRAINING
+    assert {(a.notice.score, a.notice.datapoint_at, a.notice.attempt) for a in decision.new_actions} == {
+        (0.25, day(2), 2)
+    }
