@@ -285,8 +285,13 @@ def test_a_start_that_landed_before_its_invocation_died_is_found_by_its_key_not_
 
     rig.tick(hour(1), owner="evaluator-2")
 
-    assert len(rig.gateway.of("sagemaker")) == 1
-    assert rig.state().episode.execution_arn is not None
+    (made,) = rig.gateway.of("sagemaker")
+    assert isinstance(made.payload, PipelineStart)
+    token = made.payload.client_request_token
+    assert (
+        rig.state().episode.execution_arn
+        == f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{token[:12]}"
+    )
     assert rig.gateway.events() == ["retrain_started"]
 
 
