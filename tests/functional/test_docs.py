@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,3 +272,18 @@ def test_the_site_builds_offline_from_every_page() -> None:
     nav_pages = {page for entry in config["nav"] for page in entry.values()}
     pages = {page.name for page in DOCS.glob("*.md")}
     assert pages <= nav_pages
+
+
+def test_no_tracked_file_names_a_package_registrys_host() -> None:
+    # The packages are installed by name through the ordinary clients; the repository never names their hosts.
+    hosts = ("pypi" + ".org", "pythonhosted" + ".org", "debian" + ".org", "npmjs" + ".org", "npmjs" + ".com")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    named = [
+        f"{name.decode()}: {host}"
+        for name in tracked
+        if name and (ROOT / name.decode()).is_file()
+        for host in hosts
+        if host.encode() in (ROOT / name.decode()).read_bytes()
+    ]
+
+    assert named == []
