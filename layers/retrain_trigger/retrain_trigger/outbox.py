@@ -10,7 +10,10 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
   has an unknown outcome: a pipeline start is looked up by its key (and made only if it is not found); any
   other action is recorded as `unconfirmed` and never repeated, so our own logic never sends anything twice;
 - on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
-  (never queued behind it), and if it was the start of a retraining, that attempt is declared failed.
+  (never queued behind it), and if it was the start of a retraining, that attempt is declared failed. A start
+  that failed for want of AWS (throttled, 5xx, timed out: `RetryableError`) is an outage, not a failed
+  retraining: it is retried at a back-off capped at `max_backoff` until it goes through, alerted at every try,
+  and never spends the attempt.
 
 The pure functions below decide; `deliver` is the loop that talks to the ports.
 """
@@ -24,7 +27,7 @@ from typing import Literal
 
 from retrain_trigger import messages
 from retrain_trigger.config import ActionKind, MonitorConfig
-from retrain_trigger.errors import RetrainTriggerError, StaleState
+from retrain_trigger.errors import RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
 from retrain_trigger.policy import on_start_given_up
 from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
@@ -45,7 +48,8 @@ class RetryPolicy:
     max_backoff: timedelta = timedelta(hours=1)
 
     def next_try(self, attempts: int, now: datetime) -> datetime:
-        return now + min(self.backoff * (1 << max(attempts - 1, 0)), self.max_backoff)
+        # A start in an outage is tried without end: the doubling must stop before timedelta overflows.
+        return now + min(self.backoff * (1 << min(max(attempts - 1, 0), 32)), self.max_backoff)
 
 
 @dataclass(frozen=True)
@@ -154,11 +158,12 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
 
 
 def failed_try(
-    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy
+    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy, outage: bool = False
 ) -> tuple[MonitorState, ActionRecord]:
-    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt."""
+    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt; in an `outage` never
+    give up (the back-off stays capped at `retry.max_backoff`)."""
     attempts = action.attempts + 1
-    gave_up = attempts >= retry.max_attempts
+    gave_up = attempts >= retry.max_attempts and not outage
     record = action.model_copy(
         update={
             "attempts": attempts,
@@ -230,7 +235,9 @@ class Courier:
         try:
             result = perform(self.monitor, state, action, self.config_version, self.gateway)
         except RetrainTriggerError as error:
-            return self._failed(state, action, str(error))
+            # A start that never reached AWS ran no pipeline: an outage, retried without spending the attempt.
+            outage = isinstance(error, RetryableError) and is_start(action, state)
+            return self._failed(state, action, str(error), outage)
         self.log.append(Delivered(action.kind, action.key, "done", result=result, attempts=action.attempts + 1))
         return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), result, self.now))
 
@@ -246,14 +253,14 @@ class Courier:
         self.log.append(Delivered(action.kind, action.key, "unconfirmed", attempts=action.attempts + 1))
         return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), UNCONFIRMED, self.now))
 
-    def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
-        record = failed_try(state, action, error, self.now, self.retry)[1]
+    def _failed(self, state: MonitorState, action: ActionRecord, error: str, outage: bool) -> MonitorState | None:
+        record = failed_try(state, action, error, self.now, self.retry, outage)[1]
         status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
         self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
         if not (record.status == "failed" and is_start(action, state)):
-            self._alert_failure(record)  # said first: whatever happens to the write below, the failure is known
+            self._alert_failure(record, outage)  # said first: whatever happens to the write below, it is known
         committed = self._commit(
-            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry)[0]
+            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage)[0]
         )
         if committed is None or record.status != "failed" or not is_start(action, committed):
             return committed
@@ -274,9 +281,10 @@ class Courier:
         self.transitions.append(decision)
         return committed
 
-    def _alert_failure(self, record: ActionRecord) -> None:
+    def _alert_failure(self, record: ActionRecord, outage: bool = False) -> None:
         """Straight to the topic, never through the outbox: the alert must not wait behind what failed."""
-        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts)
+        retried_every = self.retry.max_backoff if outage else None
+        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts, retried_every)
         key = str(alert.attributes["idempotency_key"])
         try:
             message_id = self.gateway.publish_alert(alert)
