@@ -9,10 +9,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from retrain_trigger.errors import RetryableError
 from retrain_trigger.model import Status
 from retrain_trigger.ports import Alert, PipelineStart
-from tests.unit.test_outbox import Rig, breach, hour
+from tests.unit.test_outbox import Rig, _Killed, breach, hour, killed_during, revived
 
 START = "churn-model@20240809T000000Z#1:retrain_started"
 CANCELLED_KINDS = ("sagemaker", "sqs", "eventbridge", "sns")
@@ -31,6 +33,66 @@ def starts(rig: Rig) -> list[int]:
     """The attempt number of every pipeline start made."""
     made = [c.payload for c in rig.gateway.of("sagemaker") if isinstance(c.payload, PipelineStart)]
     return [json.loads(start.description)["attempt"] for start in made]
+
+
+# -- item 13: an ended attempt's start notices are never sent as a fresh start -------------------------------------
+
+
+def test_an_ended_attempts_start_resolved_by_lookup_days_later_is_recorded_and_its_companions_cancelled() -> None:
+    rig = Rig(grace_period="1d")
+    killed_during(rig, "sagemaker", after_the_call=True)  # the start lands; its result is never recorded
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+    made = rig.gateway.of("sagemaker")[0].payload
+    assert isinstance(made, PipelineStart)
+    arn = rig.gateway.find_pipeline_execution("churn-model-retraining", START)
+
+    def lookup_fails(pipeline_name: str, idempotency_key: str) -> str | None:
+        raise RetryableError("ListPipelineExecutions: ThrottlingException")
+
+    rig.gateway.find_pipeline_execution = lookup_fails  # type: ignore[method-assign]
+    # Four days of failing deliveries, while the lifecycle applies the pipeline's success (matched by its
+    # description's episode and attempt) and the drift that persists past the grace period escalates.
+    episode_id = json.loads(made.description)["episode_id"]
+    rig.lifecycle("succeeded", hour(3), monitor_id="churn-model", execution_arn=arn, episode_id=episode_id, attempt=1)
+    for n in range(4, 24 * 4, 4):
+        rig.score(hour(n), 0.25)
+        rig.tick(hour(n), owner="evaluator-2")
+    assert rig.state().status is Status.ALARM
+    assert rig.state().episode.escalated
+    del rig.gateway.find_pipeline_execution  # the faults stop
+
+    rig.score(hour(24 * 4), 0.25)
+    rig.tick(hour(24 * 4), owner="evaluator-2")
+
+    assert rig.gateway.of("sqs") == []  # a CI listening on the queue must not retrain again
+    assert rig.gateway.of("eventbridge") == []
+    assert "retrain_started" not in rig.gateway.events()
+    assert len(rig.gateway.of("sagemaker")) == 1
+    start = next(a for a in rig.state().actions if a.kind == "sagemaker" and a.notice.event == "retrain_started")
+    assert (start.status, start.result) == ("done", arn)  # the start is recorded for what it was
+    history = " ".join(a for h in rig.states.history for a in h.actions)
+    for kind in ("sqs", "eventbridge", "sns"):
+        assert f"cancelled:{kind}:{START}" in history
+
+
+def test_a_start_never_made_for_an_attempt_that_ended_is_cancelled_not_made() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=False)  # announced, never made
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+    episode = rig.state().episode
+    assert episode is not None
+    rig.lifecycle("failed", hour(0.5), monitor_id="churn-model", episode_id=episode.id, attempt=1)
+
+    rig.tick(hour(1), owner="evaluator-2")
+
+    assert rig.gateway.of("sagemaker") == []
+    assert rig.gateway.of("sqs") == []
+    assert "retrain_started" not in rig.gateway.events()
+    assert statuses(rig)["sagemaker:retrain_started"] == "cancelled"
 
 
 # -- item 14: an outage is not a failed retraining ----------------------------------------------------------------

@@ -13,7 +13,9 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
   (never queued behind it), and if it was the start of a retraining, that attempt is declared failed. A start
   that failed for want of AWS (throttled, 5xx, timed out: `RetryableError`) is an outage, not a failed
   retraining: it is retried at a back-off capped at `max_backoff` until it goes through, alerted at every try,
-  and never spends the attempt.
+  and never spends the attempt;
+- cancels a start notice whose attempt ended before it went out (status `cancelled`, named in the history); a
+  start found never made for such an attempt is not made.
 
 The pure functions below decide; `deliver` is the loop that talks to the ports.
 """
@@ -28,14 +30,14 @@ from typing import Literal
 from retrain_trigger import messages
 from retrain_trigger.config import ActionKind, MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
-from retrain_trigger.policy import on_start_given_up
+from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState, Status
+from retrain_trigger.policy import attempt_ended, on_cancelled, on_start_given_up
 from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
-DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held"]
+DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "cancelled"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
 
 
@@ -106,7 +108,10 @@ def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
 
 
 def announced(state: MonitorState, action: ActionRecord, owner: str) -> MonitorState:
-    """The try about to be made, written down first: if its outcome is never recorded, the next deliverer knows."""
+    """The try about to be made, written down first: if its outcome is never recorded, the next deliverer knows.
+    A cancelled action is never tried again (a concurrent transition may have cancelled it meanwhile)."""
+    if action.status == "cancelled":
+        return state
     return with_record(state, action.model_copy(update={"status": "sending", "tried_by": owner}))
 
 
@@ -146,6 +151,7 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
     episode = updated.episode
     if (
         is_start(action, state)
+        and updated.status is Status.RETRAINING  # a start resolved after its attempt ended stamps nothing
         and episode is not None
         and action.notice.episode_id == episode.id
         and action.notice.attempt == episode.retrains
@@ -246,6 +252,9 @@ class Courier:
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
             arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            if arn is None and attempt_ended(action, state):
+                why = f"{action.kind} {action.key} was never made and its attempt is over: cancelled, not made"
+                return self._cancel(state, (action,), why)
             if arn is None:  # it never started: start it now, under the same key
                 return self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
             self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
@@ -257,10 +266,13 @@ class Courier:
         record = failed_try(state, action, error, self.now, self.retry, outage)[1]
         status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
         self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
-        if not (record.status == "failed" and is_start(action, state)):
+        start_failed = record.status == "failed" and is_start(action, state)
+        if not start_failed:
             self._alert_failure(record, outage)  # said first: whatever happens to the write below, it is known
         committed = self._commit(
-            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage)[0]
+            state,
+            lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage)[0],
+            announce=not start_failed,  # the start's companions wait for the attempt's verdict, untried
         )
         if committed is None or record.status != "failed" or not is_start(action, committed):
             return committed
@@ -270,10 +282,17 @@ class Courier:
             return committed
         return self._transition(committed, decision)
 
+    def _cancel(self, state: MonitorState, actions: tuple[ActionRecord, ...], why: str) -> MonitorState | None:
+        """Cancel `actions` by a transition of their own (the history names each), never sending them."""
+        self.log.extend(Delivered(a.kind, a.key, "cancelled") for a in actions)
+        return self._transition(state, on_cancelled(self.monitor, state, actions, self.now, why, self.config_version))
+
     def _transition(self, state: MonitorState, decision: Decision) -> MonitorState | None:
         try:
-            ours = leased(decision.state, self.owner, self.wall_clock(), self.lease) or decision.state
-            ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
+            ours = decision.state
+            if next_ready(ours, self.now) is not None:  # the lease only when there is something to deliver
+                ours = leased(ours, self.owner, self.wall_clock(), self.lease) or ours
+                ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
             committed = self.states.commit(ours, state.version, history(decision, self.config_version))
         except StaleState:
             self.log.append(LeaseLost(decision.monitor_id))
@@ -293,13 +312,15 @@ class Courier:
             return
         self.log.append(Delivered("sns", key, "done", result=message_id))
 
-    def _commit(self, state: MonitorState, change: Callable[[MonitorState], MonitorState]) -> MonitorState | None:
+    def _commit(
+        self, state: MonitorState, change: Callable[[MonitorState], MonitorState], announce: bool = True
+    ) -> MonitorState | None:
         """Commit `change` at once, announcing the next ready action in the same write; when nothing else is ready,
         the write gives the lease back and records the delivery in the history. If another writer (the lifecycle
         function) moved the state meanwhile, the same change is applied to the fresh state while the lease is ours;
         if the write had landed and only its answer was lost, that is noticed and not done twice."""
         for _ in range(5):
-            changed = announce_next(change(state), self.now, self.owner)
+            changed = announce_next(change(state), self.now, self.owner) if announce else change(state)
             last = next_ready(changed, self.now) is None
             written = released(changed) if last else changed
             try:

@@ -299,6 +299,12 @@ def start_given_up(ctx: Context, action: ActionRecord) -> Plan:
     )
 
 
+def actions_cancelled(ctx: Context, actions: Sequence[ActionRecord], why: str) -> Move:
+    """Any state: the outbox cancels `actions` (a start found never made for an attempt that ended is not
+    made)."""
+    return Move(ctx.state.status, why, cancels=tuple(actions))
+
+
 # -- shared by the rules above ----------------------------------------------------------------------------------
 
 
