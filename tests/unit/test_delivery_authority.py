@@ -14,7 +14,7 @@ import pytest
 from retrain_trigger.errors import RetryableError
 from retrain_trigger.model import Status
 from retrain_trigger.ports import Alert, PipelineStart
-from tests.unit.test_outbox import Rig, _Killed, breach, hour, killed_during, revived
+from tests.unit.test_outbox import T0, Rig, _Killed, breach, hour, killed_during, revived
 
 START = "churn-model@20240809T000000Z#1:retrain_started"
 CANCELLED_KINDS = ("sagemaker", "sqs", "eventbridge", "sns")
@@ -33,6 +33,100 @@ def starts(rig: Rig) -> list[int]:
     """The attempt number of every pipeline start made."""
     made = [c.payload for c in rig.gateway.of("sagemaker") if isinstance(c.payload, PipelineStart)]
     return [json.loads(start.description)["attempt"] for start in made]
+
+
+# -- item 5: delivery respects the monitor's current mode ---------------------------------------------------------
+
+
+def test_a_muted_monitor_holds_its_pending_start_untried_and_delivers_it_once_when_the_mute_ends() -> None:
+    rig = Rig()
+    rig.gateway.fail["sagemaker"] = RetryableError("ThrottlingException")
+    breach(rig)  # the start is throttled once
+    rig.gateway.fail.clear()
+    calls = len(rig.gateway.calls)
+    switched(rig, mode="muted", muted_until=hour(5).isoformat())
+
+    for n in (1, 2, 3, 4):
+        rig.score(hour(n), 0.25)
+        report = rig.tick(hour(n))
+        assert {a["status"] for a in report.results[0].actions} == {"held"}
+
+    assert len(rig.gateway.calls) == calls  # nothing delivered, nothing tried
+    held = next(a for a in rig.state().actions if a.kind == "sagemaker")
+    assert (held.status, held.attempts, held.tried_by) == ("pending", 1, None)  # no attempt spent while muted
+    assert rig.state().lease_owner is None
+
+    for n in (5, 6, 7):  # the mute has ended
+        rig.score(hour(n), 0.25)
+        rig.tick(hour(n))
+
+    assert [c.kind for c in rig.gateway.calls[calls:]] == ["sagemaker", "sqs", "eventbridge", "sns"]
+    assert starts(rig) == [1]
+    assert rig.gateway.events() == ["action_failed", "retrain_started"]
+    assert rig.state().status is Status.RETRAINING
+    assert rig.state().episode.retrain_started_at == hour(5)  # the timeout counts from the real start
+
+
+def test_a_transition_while_muted_neither_takes_the_lease_nor_announces_a_held_action() -> None:
+    rig = Rig(warning=0.1)
+    rig.gateway.fail["sns"] = RetryableError("ThrottlingException")
+    rig.score(T0, 0.12)
+    rig.tick(T0)  # WARNING: its alert is throttled and waits
+    rig.gateway.fail.clear()
+    switched(rig, mode="muted", muted_until=hour(3).isoformat())
+
+    rig.score(hour(1), 0.3)
+    rig.tick(hour(1))  # critical while muted: ALARM, its alert suppressed; the warning alert still held
+
+    state = rig.state()
+    assert state.status is Status.ALARM
+    held = [a for a in state.actions if a.notice.event == "warning"]
+    assert [(a.status, a.tried_by) for a in held] == [("pending", None)]
+    assert state.lease_owner is None
+    assert rig.gateway.calls == []
+
+    rig.score(hour(3), 0.3)
+    rig.tick(hour(3))  # the mute is over: the held alert goes out once
+
+    assert rig.gateway.events() == ["warning", "retrain_started"]  # the retraining the mute blocked starts now
+
+
+def test_a_switch_to_shadow_cancels_the_pending_start_and_records_the_cancellation() -> None:
+    rig = Rig()
+    rig.gateway.fail["sagemaker"] = RetryableError("ThrottlingException")
+    breach(rig)
+    rig.gateway.fail.clear()
+    calls = len(rig.gateway.calls)
+    switched(rig, mode="shadow")
+
+    rig.score(hour(1), 0.25)
+    rig.tick(hour(1))
+    rig.score(hour(2), 0.25)
+    rig.tick(hour(2))
+
+    assert len(rig.gateway.calls) == calls  # the throttled start never goes out, nor its request or alert
+    cancelled = [h for h in rig.states.history if any(a.startswith("cancelled:") for a in h.actions)]
+    assert len(cancelled) == 1
+    assert sorted(cancelled[0].actions) == sorted(f"cancelled:{kind}:{START}" for kind in CANCELLED_KINDS)
+    assert "shadow" in cancelled[0].reason
+    assert not rig.state().pending
+    # The attempt never ran: it is withdrawn, not counted, and shadow mode decides on from there.
+    assert cancelled[0].after is Status.ALARM
+
+
+def test_the_cancelled_actions_of_a_switch_to_shadow_keep_the_status_cancelled_in_the_state() -> None:
+    rig = Rig()
+    rig.gateway.fail["sagemaker"] = RetryableError("ThrottlingException")
+    breach(rig)
+    switched(rig, mode="shadow")
+
+    rig.tick(hour(1))  # no fresh datapoint: the rules keep the state, the outbox still answers to the mode
+
+    assert statuses(rig) == dict.fromkeys(
+        ("sagemaker:retrain_started", "sqs:retrain_started", "eventbridge:retrain_started", "sns:retrain_started"),
+        "cancelled",
+    )
+    assert rig.gateway.of("sagemaker") == []
 
 
 # -- item 13: an ended attempt's start notices are never sent as a fresh start -------------------------------------

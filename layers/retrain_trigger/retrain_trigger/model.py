@@ -118,7 +118,7 @@ ActionStatus = Literal[
     "sending",  # a try was announced (`tried_by`): until its outcome is recorded, it is unknown whether it landed
     "done",  # delivered; `result` holds what AWS created
     "failed",  # gave up after its last try; alerted on its own
-    "cancelled",  # never to be sent: its attempt ended first
+    "cancelled",  # never to be sent: its attempt ended first, or the monitor was switched to shadow mode
 ]
 
 

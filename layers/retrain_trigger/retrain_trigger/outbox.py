@@ -14,8 +14,9 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
   that failed for want of AWS (throttled, 5xx, timed out: `RetryableError`) is an outage, not a failed
   retraining: it is retried at a back-off capped at `max_backoff` until it goes through, alerted at every try,
   and never spends the attempt;
-- cancels a start notice whose attempt ended before it went out (status `cancelled`, named in the history); a
-  start found never made for such an attempt is not made.
+- answers to the monitor's current mode: muted, it holds every action (untried) until the mute ends; in shadow
+  mode it cancels them (status `cancelled`, named in the history). A start notice whose attempt ended before it
+  went out is cancelled the same way; a start found never made for such an attempt is not made.
 
 The pure functions below decide; `deliver` is the loop that talks to the ports.
 """
@@ -37,7 +38,7 @@ from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
-DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "cancelled"]
+DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "held", "cancelled"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
 
 
@@ -92,6 +93,11 @@ class LeaseLost:
 def same(a: ActionRecord, b: ActionRecord) -> bool:
     """One outbox entry, whatever its status: a key names a notice, and a notice has one action of each kind."""
     return a.kind == b.kind and a.key == b.key
+
+
+def holds(monitor: MonitorConfig, now: datetime) -> bool:
+    """Muted at `now`: the outbox keeps every action, untried, until the mute ends (shadow mode cancels them)."""
+    return monitor.mode != "shadow" and not monitor.acting_at(now)
 
 
 def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
@@ -214,6 +220,16 @@ class Courier:
 
     def deliver(self, state: MonitorState) -> MonitorState:
         """Run every action that is ready; returns the last committed state."""
+        if holds(self.monitor, self.now):
+            self.log.extend(Delivered(a.kind, a.key, "held") for a in state.pending)
+            return state
+        unsent = tuple(a for a in state.pending if a.status == "pending")
+        if self.monitor.mode == "shadow" and unsent:
+            why = f"shadow mode: {len(unsent)} pending actions cancelled, never sent"
+            cancelled = self._cancel(state, unsent, why)
+            if cancelled is None:
+                return state
+            state = cancelled
         if next_ready(state, self.now) is None:
             return state
         if state.lease_owner != self.owner or (state.lease_until and state.lease_until <= self.wall_clock()):
@@ -252,7 +268,7 @@ class Courier:
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
             arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
-            if arn is None and attempt_ended(action, state):
+            if arn is None and (self.monitor.mode == "shadow" or attempt_ended(action, state)):
                 why = f"{action.kind} {action.key} was never made and its attempt is over: cancelled, not made"
                 return self._cancel(state, (action,), why)
             if arn is None:  # it never started: start it now, under the same key

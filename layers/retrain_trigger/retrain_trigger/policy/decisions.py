@@ -181,15 +181,15 @@ def _moved(
 
 
 def _still_wanted(ctx: Context, move: Move, action: ActionRecord, state: MonitorState) -> bool:
-    """Whether a pending action may still go out after this transition. Not when the transition cancels it, nor
-    when it announces the start of an attempt that is no longer running (succeeded, failed, timed out, escalated,
-    closed): a CI on the queue would retrain again. A try already announced (`sending`) stays, so that its outcome
-    is resolved: a pipeline start is looked up by its key."""
+    """Whether a pending action may still go out after this transition. Not when the transition cancels it, nor in
+    shadow mode (nothing is sent), nor when it announces the start of an attempt that is no longer running
+    (succeeded, failed, timed out, escalated, closed): a CI on the queue would retrain again. A try already
+    announced (`sending`) stays, so that its outcome is resolved: a pipeline start is looked up by its key."""
     if any(a.kind == action.kind and a.key == action.key for a in move.cancels):
         return False
     if action.status == "sending":
         return True
-    return not attempt_ended(action, state)
+    return ctx.monitor.mode != "shadow" and not attempt_ended(action, state)
 
 
 def attempt_ended(action: ActionRecord, state: MonitorState) -> bool:
