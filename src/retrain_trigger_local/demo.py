@@ -43,8 +43,8 @@ from retrain_trigger_local.world import (
 )
 
 PIPELINE_DURATION = timedelta(hours=3)  # simulated: the retraining ends three hours after the tick
-TICK = timedelta(minutes=int(DemoMonitor().stack_parameters()["TickMinutes"]))  # the demo stack's schedule
 DEFAULTS = DemoMonitor()
+TICK = timedelta(minutes=int(DEFAULTS.stack_parameters()["TickMinutes"]))  # the demo stack's schedule
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
