@@ -34,7 +34,9 @@ source_paths = ["src"]
 also_copy = ["data", "docs", "layers", "template.yaml"]
 only_mutate = {only_mutate}
 pytest_add_cli_args_test_selection = ["tests/unit"]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]
+# The rules-table test introspects the rule functions, which mutmut's trampolines rename: it checks the docs, not
+# the engine's behaviour, and runs in `make test` as always.
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "--ignore=tests/unit/test_rules_table.py"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests/unit"]
