@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from retrain_trigger_local.bench.drift import DriftSpeed, measure_drift
+from retrain_trigger_local.bench.drift import DriftSpeed, measure_drift, memory_run
 from retrain_trigger_local.bench.results import BenchReport
 from retrain_trigger_local.bench.summary import as_dict, json_line
 from retrain_trigger_local.bench.tables import markdown
@@ -39,3 +40,10 @@ def test_the_report_shows_both_throughputs_the_speedup_and_the_memory(measured: 
     assert summary["drift_speedup_over_scipy"] == round(measured.scipy_seconds / measured.ours_seconds, 1)
     assert summary["drift_peak_rss_mb"] == round(measured.peak_rss_mb, 1)
     assert as_dict(report)["drift"]["rows"] == 20_000
+
+
+def test_the_peak_memory_is_the_scoring_process_own_not_the_bench_process() -> None:
+    held = np.ones(50_000_000)  # 400 MB resident here, which an exec'd child would otherwise report as its own
+    peak = memory_run(100_000, 4, seed=1)["peak_rss_mb"]
+    assert held.sum() == 50_000_000
+    assert peak < 200
