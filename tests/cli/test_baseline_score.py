@@ -150,3 +150,17 @@ def test_score_runs_as_a_user_types_it(tmp_path: Path) -> None:
     done = run_process("score", CAPTURE, "--profile", profile)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("score 0.0000 (psi, share_drifted) on 30 rows")
+
+
+def test_a_critical_feature_above_its_threshold_is_named_whatever_the_combined_score(
+    cli: Any, reference_and_current: tuple[Path, Path]
+) -> None:
+    reference, current = reference_and_current
+    profile = reference.with_name("profile.json")
+    cli("baseline", reference, "--out", profile)
+    run = cli("score", current, "--profile", profile, "--method", "ks", "--combine", "mean", "--feature-threshold",
+              "0.2", "--critical", "age", "--critical", "income", "--json")  # fmt: skip
+
+    result = json.loads(run.out)
+    assert result["score"] < 0.2 < result["features"]["age"]["value"]
+    assert result["critical_drifted"] == ["age"]

@@ -242,6 +242,7 @@ class Score:
     features: Mapping[str, FeatureScore]
     drifted: tuple[str, ...]
     unscored: tuple[str, ...]  # features with no value present in the current data
+    critical_drifted: tuple[str, ...] = ()  # critical features above their threshold: each a breach on its own
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -251,6 +252,7 @@ class Score:
             "sample_count": self.sample_count,
             "drifted": list(self.drifted),
             "unscored": list(self.unscored),
+            "critical_drifted": list(self.critical_drifted),
             "features": {name: feature.as_json() for name, feature in self.features.items()},
         }
 
@@ -327,4 +329,5 @@ class Scorer:
             features=features,
             drifted=combined.drifted if combined else (),
             unscored=unscored,
+            critical_drifted=combined.critical_breached(critical) if combined else (),
         )

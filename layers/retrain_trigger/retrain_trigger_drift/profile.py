@@ -22,8 +22,6 @@ from retrain_trigger_drift.tables import Chunk
 PROFILE_VERSION = 1
 DEFAULT_QUANTILES = 1000
 DEFAULT_BINS = 10
-# the CDF is stored rounded: 1e-9 is far below the 1/Q that separates two quantiles
-_CDF_DIGITS = 9
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -204,8 +202,8 @@ def numeric_profile(values: FloatArray, steps: int = DEFAULT_QUANTILES, bins: in
         mean=float(present.mean()),
         std=float(present.std()),
         knots=tuple(knots.tolist()),
-        cdf_below=tuple(np.round(cdf_below, _CDF_DIGITS).tolist()),
-        cdf_at=tuple(np.round(cdf_at, _CDF_DIGITS).tolist()),
+        cdf_below=tuple(cdf_below.tolist()),
+        cdf_at=tuple(cdf_at.tolist()),
         quantiles=tuple(quantiles.tolist()),
         interval_means=tuple(means.tolist()),
         bin_edges=tuple(edges.tolist()),
