@@ -38,8 +38,20 @@ def add_parsers(commands: Any) -> None:
         help="drift of current data against a profile: one score and one value per feature",
         description="Score CURRENT against a `baseline` profile, in chunks (bounded memory).",
     )
-    p.add_argument("current", type=Path, metavar="CURRENT")
+    p.add_argument("current", type=Path, nargs="?", metavar="CURRENT", help="the data (optional with --merge)")
     p.add_argument("--profile", type=Path, required=True, help="the profile `baseline` wrote")
+    p.add_argument(
+        "--save-state", type=Path, metavar="FILE", help="also write what was accumulated, for another --merge"
+    )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="add other workers' --save-state files (same profile) before scoring",
+    )
     p.add_argument("--format", choices=FORMATS, help="the data's format (default: from the file name)")
     p.add_argument("--method", choices=METHODS, default="psi", help="per-feature drift method (default psi)")
     p.add_argument("--combine", choices=HOWS, default="share_drifted", help="features to one score")
@@ -96,15 +108,20 @@ def load_profile(path: Path) -> Profile:
 
 def cmd_score(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
+    if args.current is None and not args.merge:
+        raise UsageError("give CURRENT, or --merge FILE ... (workers' --save-state)")
+    scorer = Scorer(profile)
+    where = args.current
     try:
-        chunks = read_chunks(args.current, args.format, names=list(profile.order))
-        score = (
-            Scorer(profile)
-            .add_all(chunks)
-            .result(args.method, args.combine, args.feature_threshold, _weights(args.weight), args.critical)
-        )
-    except (TableError, CombineError) as error:
-        raise UsageError(f"{args.current}: {error}") from error
+        if args.current is not None:
+            scorer.add_all(read_chunks(args.current, args.format, names=list(profile.order)))
+        for where in args.merge:
+            scorer.merge(Scorer.from_state(profile, json.loads(where.read_text())))
+        if args.save_state:
+            args.save_state.write_text(json.dumps(scorer.state()) + "\n")
+        score = scorer.result(args.method, args.combine, args.feature_threshold, _weights(args.weight), args.critical)
+    except (TableError, CombineError, json.JSONDecodeError, OSError) as error:
+        raise UsageError(f"{where}: {error}") from error
     if args.json:
         print(json.dumps(score.as_json()))
     else:

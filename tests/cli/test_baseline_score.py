@@ -164,3 +164,35 @@ def test_a_critical_feature_above_its_threshold_is_named_whatever_the_combined_s
     result = json.loads(run.out)
     assert result["score"] < 0.2 < result["features"]["age"]["value"]
     assert result["critical_drifted"] == ["age"]
+
+
+def test_workers_save_their_state_and_a_merge_gives_the_single_pass_score(
+    cli: Any, reference_and_current: tuple[Path, Path], tmp_path: Path
+) -> None:
+    reference, current = reference_and_current
+    profile = tmp_path / "profile.json"
+    cli("baseline", reference, "--out", profile)
+    frame = pd.read_csv(current)
+    first, second = tmp_path / "part-1.csv", tmp_path / "part-2.csv"
+    frame.iloc[:1_800].to_csv(first, index=False)
+    frame.iloc[1_800:].to_csv(second, index=False)
+    for part in (first, second):
+        assert cli("score", part, "--profile", profile, "--save-state", part.with_suffix(".state.json")).code == 0
+
+    merged = cli("score", "--profile", profile, "--merge", first.with_suffix(".state.json"),
+                 second.with_suffix(".state.json"), "--method", "wasserstein", "--json")  # fmt: skip
+    whole = cli("score", current, "--profile", profile, "--method", "wasserstein", "--json")
+
+    assert merged.code == 0, merged.err
+    assert json.loads(merged.out)["sample_count"] == 5_000
+    for name, feature in json.loads(whole.out)["features"].items():
+        assert json.loads(merged.out)["features"][name]["value"] == pytest.approx(feature["value"], rel=1e-9)
+
+
+def test_a_state_from_another_profile_is_refused_naming_the_column(cli: Any, tmp_path: Path) -> None:
+    profile = tmp_path / "profile.json"
+    cli("baseline", CAPTURE, "--out", profile)
+    bad = write(tmp_path / "state.json", json.dumps({"rows": 3, "columns": {}}))
+    run = cli("score", "--profile", profile, "--merge", bad)
+    assert run.code == 2
+    assert "columns._c0: not this profile's accumulated state" in run.err

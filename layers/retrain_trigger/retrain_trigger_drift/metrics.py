@@ -95,11 +95,26 @@ class NumericDrift:
         self.missing += n_missing
 
     def merge(self, other: NumericDrift) -> None:
-        for name in ("_at", "_below", "_sum_at", "_sum_below", "_bin_below"):
+        for name in self._ARRAYS:
             getattr(self, name).__iadd__(getattr(other, name))
         self._total += other._total
         self.count += other.count
         self.missing += other.missing
+
+    _ARRAYS = ("_at", "_below", "_sum_at", "_sum_below", "_bin_below")
+
+    def state(self) -> dict[str, Any]:
+        arrays = {name.lstrip("_"): getattr(self, name).tolist() for name in self._ARRAYS}
+        return {"count": self.count, "missing": self.missing, "total": self._total, **arrays}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        for name in self._ARRAYS:
+            current = getattr(self, name)
+            values = np.asarray(state[name.lstrip("_")], dtype=current.dtype)
+            if values.shape != current.shape:
+                raise ValueError(f"{name.lstrip('_')}: {values.size} values, the profile has {current.size}")
+            setattr(self, name, values)
+        self.count, self.missing, self._total = int(state["count"]), int(state["missing"]), float(state["total"])
 
     def bin_shares(self) -> FloatArray:
         counts = np.diff(np.concatenate(([0], self._bin_below, [self.count])))
@@ -177,6 +192,13 @@ class CategoricalDrift:
         self.counts.update(other.counts)
         self.count += other.count
         self.missing += other.missing
+
+    def state(self) -> dict[str, Any]:
+        return {"count": self.count, "missing": self.missing, "counts": dict(self.counts)}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.counts = Counter({str(k): int(v) for k, v in state["counts"].items()})
+        self.count, self.missing = int(state["count"]), int(state["missing"])
 
     def method_for(self, method: str) -> str:
         """KS and Wasserstein need an order: numeric categories (integer codes) have one; text falls back to JS."""
@@ -289,6 +311,26 @@ class Scorer:
             drift.merge(other.columns[name])  # type: ignore[arg-type]  # same profile, so the same kinds
         self.rows += other.rows
         return self
+
+    def state(self) -> dict[str, Any]:
+        """What this scorer has accumulated, as JSON: another process loads it and merges (one worker's part)."""
+        return {"rows": self.rows, "columns": {name: drift.state() for name, drift in self.columns.items()}}
+
+    @classmethod
+    def from_state(cls, profile: Profile, state: Any) -> Scorer:
+        scorer = cls(profile)
+        try:
+            scorer.rows = int(state["rows"])
+            for name, drift in scorer.columns.items():
+                try:
+                    drift.load(state["columns"][name])
+                except (KeyError, TypeError, ValueError) as error:
+                    raise TableError(f"columns.{name}: not this profile's accumulated state ({error})") from error
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, TableError):
+                raise
+            raise TableError(f"rows: not an accumulated state ({error})") from error
+        return scorer
 
     def result(
         self,
