@@ -23,6 +23,49 @@ def blocked_by_guard(**overrides: object) -> Replay:
     return Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}], **overrides))
 
 
+class TestStaleTick:
+    """`stale_tick`: a tick older than the last committed evaluation changes nothing."""
+
+    def test_a_tick_older_than_the_last_committed_evaluation_keeps_the_state_and_says_stale(self) -> None:
+        replay = Replay(monitor(warning=0.1, warning_reset=0.08))
+        replay.scores(0, [0.12, 0.05])  # WARNING on day 0, back to OK on day 1
+        committed = replay.state
+
+        decision = evaluate(replay.config, committed, [obs(0, 0.12)], day(0.5), "v1")
+
+        assert decision.outcome == "stale"
+        assert not decision.changed and decision.new_actions == ()
+        assert committed.decided_at == day(1)
+
+    def test_a_tick_at_the_time_of_the_last_committed_evaluation_is_decided(self) -> None:
+        replay = Replay(monitor(warning=0.1))
+        replay.score(0, 0.12)
+
+        decision = evaluate(replay.config, replay.state, [obs(0, 0.12)], day(0), "v1")
+
+        assert decision.outcome == "unchanged"
+
+    def test_a_lifecycle_transition_does_not_move_the_time_ticks_are_measured_against(self) -> None:
+        replay = Replay(monitor())
+        replay.score(0, 0.3)  # RETRAINING
+
+        replay.lifecycle(0.5, "succeeded")
+
+        assert replay.state.status is Status.RETRAINED
+        assert replay.state.decided_at == day(0)
+
+    def test_a_state_stored_before_the_field_existed_is_read_and_never_stale(self) -> None:
+        stored = MonitorState(monitor_id="churn-model", status=Status.WARNING, version=3).model_dump_json(
+            exclude={"decided_at"}
+        )
+        state = MonitorState.model_validate_json(stored)
+
+        decision = evaluate(monitor(warning=0.1), state, [obs(0, 0.12)], day(0), "v1")
+
+        assert state.decided_at is None
+        assert decision.outcome == "unchanged"
+
+
 class TestArmed:
     """`armed`: OK and WARNING."""
 

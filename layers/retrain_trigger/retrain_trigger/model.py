@@ -173,6 +173,9 @@ class MonitorState(_Record):
     gap_since: datetime | None = None  # an announced no-data gap: the newest datapoint's time when it was announced
     evidence_after: datetime | None = None  # when the last retraining completed: older datapoints are no evidence
     shadow: bool = False  # decided in shadow mode: switching to active starts armed
+    # The evaluation time of the last committed evaluation. A tick older than it is stale: it changes nothing.
+    # Written only with a transition (never on a steady tick); absent in a state stored before it existed.
+    decided_at: datetime | None = None
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:
@@ -202,6 +205,7 @@ Outcome = Literal[
     "insufficient_data",  # missing_data=missing and no fresh datapoint: state kept, reported
     "ignored_missing",  # missing_data=ignore and no fresh datapoint: state kept
     "ignored",  # a lifecycle event that belongs to no running attempt of ours: state kept
+    "stale",  # a tick older than the last committed evaluation (a retry, a redelivered shard): state kept
 ]
 
 

@@ -26,7 +26,7 @@ from retrain_trigger.policy.window import Window
 GAP_EVENTS: frozenset[NoticeEvent] = frozenset({"no_data", "data_resumed"})
 
 # Every outcome but "transition": a plan that keeps the state cannot claim to have moved it.
-KeptOutcome = Literal["unchanged", "insufficient_data", "ignored_missing", "ignored"]
+KeptOutcome = Literal["unchanged", "insufficient_data", "ignored_missing", "ignored", "stale"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ def _moved(
             **move.fields,
         }
     )
+    if ctx.window is not None:  # an evaluation: later ticks are measured against it (lifecycle events are not ticks)
+        state = state.model_copy(update={"decided_at": now})
     state = _recorded(ctx, state, None, sent=False)
     new_actions: list[ActionRecord] = []
     suppressed: list[str] = []

@@ -21,10 +21,19 @@ from retrain_trigger.model import (
     idempotency_key,
 )
 from retrain_trigger.policy.decisions import Context, Keep, Move, Plan, Tell, also_set, also_tell
-from retrain_trigger.policy.schedule import retraining_overdue
+from retrain_trigger.policy.schedule import is_stale, retraining_overdue
 from retrain_trigger.policy.window import Window
 
 # -- the states -------------------------------------------------------------------------------------------------
+
+
+def stale_tick(ctx: Context) -> Keep | None:
+    """Any state: a tick older than the last committed evaluation (a retry or a redelivered shard that arrives
+    after the next tick committed) changes nothing; it is reported `stale` (None: the tick is not stale)."""
+    decided_at = ctx.state.decided_at
+    if decided_at is None or not is_stale(ctx.state, ctx.now):
+        return None
+    return Keep(f"stale tick: the state was last decided at {decided_at.isoformat()}, after this tick", "stale")
 
 
 def no_fresh_datapoint(ctx: Context, window: Window) -> Keep | None:
@@ -168,6 +177,7 @@ def left_shadow(ctx: Context) -> MonitorState | None:
         lease_until=state.lease_until,
         config_version=ctx.config_version or state.config_version,
         updated_at=ctx.now,
+        decided_at=ctx.now,
     )
 
 
