@@ -92,3 +92,95 @@ def test_a_shard_redelivered_after_the_next_tick_starts_no_pipeline_and_counts_a
     assert json.loads(world.state_item()["state"]["S"])["status"] == "OK"
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any(b.get("StaleTicks") == [1.0] for b in blobs)
+
+
+# -- item 2: event times ahead of the clock ------------------------------------------------------------------------
+
+
+def test_a_retraining_finished_stamped_30_days_ahead_does_not_put_grace_or_evidence_in_the_future(
+    world: World, clock: Callable[[datetime], None]
+) -> None:
+    world.score("churn-model", TICK, 0.5)
+    world.tick()  # attempt 1 starts
+    received = T0 + timedelta(hours=4)
+    clock(received)
+    finished = event("retraining-finished.json", time=iso(received + timedelta(days=30)))
+
+    world.lifecycle.lambda_handler(finished, context())
+
+    state = json.loads(world.state_item()["state"]["S"])
+    assert state["status"] == "RETRAINED"
+    assert datetime.fromisoformat(state["evidence_after"]) == received
+    assert datetime.fromisoformat(state["grace_until"]) == received + timedelta(days=1)
+
+
+def test_after_a_retraining_finished_stamped_ahead_a_later_drift_still_alerts_and_retrains(
+    world: World, clock: Callable[[datetime], None]
+) -> None:
+    world.configure({**DOCUMENT, "defaults": {**DOCUMENT["defaults"], "retrain_on_persisting_drift": True}})
+    world.score("churn-model", TICK, 0.5)
+    world.tick()
+    clock(T0 + timedelta(hours=4))
+    world.lifecycle.lambda_handler(event("retraining-finished.json", time=iso(T0 + timedelta(days=30))), context())
+    world.alerts()
+    later = T0 + timedelta(days=2)
+    clock(later)
+    world.score("churn-model", iso(later), 0.5)
+
+    report = world.tick(iso(later))
+
+    assert report["monitors"][0]["outcome"] == "transition"
+    assert [a["MessageAttributes"]["event"]["Value"] for a in world.alerts()] == ["retrain_started"]
+    assert len(world.executions()) == 2
+
+
+def test_a_model_deployed_stamped_a_year_ahead_does_not_block_retraining_for_a_year(
+    world: World, clock: Callable[[datetime], None]
+) -> None:
+    clock(T0)
+    world.lifecycle.lambda_handler(event("model-deployed.json", time=iso(T0 + timedelta(days=365))), context())
+    later = T0 + timedelta(days=2)  # the grace period (1 day) from when the event was received is over
+    clock(later)
+    world.score("churn-model", iso(later), 0.5)
+
+    world.tick(iso(later))
+
+    assert len(world.executions()) == 1
+
+
+def test_a_sagemaker_status_stamped_ahead_of_the_clock_is_dated_when_it_was_received(
+    world: World, clock: Callable[[datetime], None]
+) -> None:
+    world.score("churn-model", TICK, 0.5)
+    world.tick()
+    received = T0 + timedelta(hours=2)
+    clock(received)
+    succeeded = event(
+        "pipeline-succeeded.json",
+        time=iso(received + timedelta(days=30)),
+        detail={"pipelineExecutionArn": execution_arn(world), "pipelineExecutionDescription": ""},
+    )
+
+    world.lifecycle.lambda_handler(succeeded, context())
+
+    state = json.loads(world.state_item()["state"]["S"])
+    assert datetime.fromisoformat(state["grace_until"]) == received + timedelta(days=1)
+
+
+def test_a_sagemaker_status_delivered_late_keeps_its_own_earlier_time(
+    world: World, clock: Callable[[datetime], None]
+) -> None:
+    world.score("churn-model", TICK, 0.5)
+    world.tick()
+    finished = T0 + timedelta(hours=2)
+    clock(finished + timedelta(hours=5))  # EventBridge retried the delivery for hours
+    succeeded = event(
+        "pipeline-succeeded.json",
+        time=iso(finished),
+        detail={"pipelineExecutionArn": execution_arn(world), "pipelineExecutionDescription": ""},
+    )
+
+    world.lifecycle.lambda_handler(succeeded, context())
+
+    state = json.loads(world.state_item()["state"]["S"])
+    assert datetime.fromisoformat(state["grace_until"]) == finished + timedelta(days=1)
