@@ -130,3 +130,27 @@ def test_a_steady_tick_writes_nothing_and_a_later_one_after_it_is_not_stale() ->
 
     assert rig.states.commits == commits
     assert outcome(steady) == outcome(again) == "unchanged"
+
+
+# -- item 6: whether an episode is real belongs to the episode ----------------------------------------------------
+
+
+def switch_mode(rig: Rig, mode: str) -> None:
+    rig.config.document["defaults"]["mode"] = mode  # type: ignore[index]
+
+
+def test_a_short_trip_to_shadow_does_not_forget_a_real_retraining() -> None:
+    rig = Rig(cooldown="1d")
+    breach(rig)  # active: attempt 1 starts a real pipeline
+    arn = rig.state().episode.execution_arn
+    switch_mode(rig, "shadow")
+    rig.lifecycle("succeeded", hour(0.5), execution_arn=arn, monitor_id="churn-model")
+    switch_mode(rig, "active")
+    rig.score(hour(3), 0.3)
+
+    rig.tick(hour(3))  # drift persists inside the grace period and the cooldown of the real retraining
+
+    assert len(rig.gateway.of("sagemaker")) == 1
+    state = rig.state()
+    assert state.status is Status.RETRAINED
+    assert state.episode is not None and state.episode.execution_arn == arn

@@ -405,6 +405,34 @@ class TestLeftShadow:
         assert "left shadow mode" in decision.reason
         assert decision.new_actions[0].key == "churn-model@20240802T000000Z#1:retrain_started"
 
+    def test_an_episode_opened_in_active_mode_is_kept_after_a_trip_to_shadow(self) -> None:
+        replay = Replay(monitor(grace_period="5d", cooldown="30d"))
+        replay.score(0, 0.3)  # active: a real retraining starts
+        replay.config = monitor(mode="shadow", grace_period="5d", cooldown="30d")
+        replay.lifecycle(0.5, "succeeded")  # decided while the configuration said shadow
+        real = replay.state
+        replay.config = monitor(grace_period="5d", cooldown="30d")
+
+        decision = replay.score(1, 0.3)
+
+        assert real.status is Status.RETRAINED and not real.shadow
+        assert real.episode is not None and real.episode.shadow is False
+        assert "left shadow mode" not in decision.reason
+        assert decision.state.status is Status.RETRAINED and decision.new_actions == ()
+
+    def test_an_episode_stored_before_its_mode_was_recorded_goes_by_the_states_flag(self) -> None:
+        replay = Replay(monitor(mode="shadow"))
+        replay.score(0, 0.3)  # a shadow episode, as an earlier version stored it: no `shadow` of its own
+        assert replay.state.episode is not None
+        replay.state = replay.state.model_copy(
+            update={"episode": replay.state.episode.model_copy(update={"shadow": None})}
+        )
+        replay.config = monitor()
+
+        decision = replay.score(1, 0.3)
+
+        assert "left shadow mode" in decision.reason
+
 
 class TestNoFreshDatapoint:
     """`no_fresh_datapoint`: missing_data missing or ignore."""

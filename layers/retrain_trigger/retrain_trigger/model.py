@@ -152,6 +152,9 @@ class Episode(_Record):
     announced: bool = True  # an alert about it was really sent (False while it opened muted and stayed unsent)
     notified_at: datetime | None = None  # when its last alert was decided (sent or suppressed): renotify_every
     renotified: int = 0  # repetitions of its last alert so far
+    # Opened in shadow mode (its retrainings were only logged), recorded when it opens: whether an episode is real
+    # belongs to it, not to the mode of each later transition. None: stored before this was recorded.
+    shadow: bool | None = None
 
 
 class MonitorState(_Record):
@@ -172,7 +175,7 @@ class MonitorState(_Record):
     updated_at: datetime | None = None
     gap_since: datetime | None = None  # an announced no-data gap: the newest datapoint's time when it was announced
     evidence_after: datetime | None = None  # when the last retraining completed: older datapoints are no evidence
-    shadow: bool = False  # decided in shadow mode: switching to active starts armed
+    shadow: bool = False  # holds shadow mode's decisions (a shadow episode, or none open): active starts armed
     # The evaluation time of the last committed evaluation. A tick older than it is stale: it changes nothing.
     # Written only with a transition (never on a steady tick); absent in a state stored before it existed.
     decided_at: datetime | None = None

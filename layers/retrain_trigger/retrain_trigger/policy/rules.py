@@ -60,6 +60,7 @@ def armed(ctx: Context, window: Window) -> Plan:
             opened_at=opened_at,
             trigger_score=trigger.score if trigger else None,
             announced=monitor.acting_at(ctx.now) or monitor.mode == "shadow",
+            shadow=monitor.mode == "shadow",
         )
         return _retrain_or_alert(ctx, window, episode, "critical")
     if window.warning:
@@ -165,9 +166,13 @@ def start_retraining(
 
 def left_shadow(ctx: Context) -> MonitorState | None:
     """A monitor decided in shadow mode and now active (or muted) starts armed, without shadow's episodes: they
-    never reached anyone. None: it was not in shadow mode, or still is."""
+    never reached anyone. An episode opened in active mode is real, whatever the mode was meanwhile: it is kept,
+    with its retraining, grace period and cooldown. None: it was not in shadow mode, or still is, or its episode
+    is real."""
     state = ctx.state
     if not state.shadow or ctx.monitor.mode == "shadow":
+        return None
+    if state.episode is not None and state.episode.shadow is False:
         return None
     return MonitorState(
         monitor_id=state.monitor_id,
