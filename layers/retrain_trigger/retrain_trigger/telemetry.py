@@ -51,6 +51,8 @@ def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) ->
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
     if result.outcome == "insufficient_data":
         metrics.add_metric(name="InsufficientData", unit=MetricUnit.Count, value=1)
+    if result.outcome == "stale":
+        metrics.add_metric(name="StaleTicks", unit=MetricUnit.Count, value=1)
     if result.outcome == "conflict":
         metrics.add_metric(name="ConcurrentUpdates", unit=MetricUnit.Count, value=1)
 

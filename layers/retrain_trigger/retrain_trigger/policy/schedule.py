@@ -1,4 +1,5 @@
-"""When the engine is asked: which monitors a tick decides, and when a running retraining is overdue."""
+"""When the engine is asked: which monitors a tick decides, whether a tick is too late to decide, and when a running
+retraining is overdue."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def retraining_overdue(monitor: MonitorConfig, state: MonitorState, now: datetim
     if state.status is not Status.RETRAINING or episode is None or episode.retrain_started_at is None:
         return False
     return now >= episode.retrain_started_at + monitor.retraining_timeout
+
+
+def is_stale(state: MonitorState, now: datetime) -> bool:
+    """True when a tick at `now` is older than the monitor's last committed evaluation: a retried or redelivered tick
+    that arrives after the next one committed. Deciding it again would judge old datapoints against newer state."""
+    return state.decided_at is not None and now < state.decided_at
+
+
+def delivery_time(state: MonitorState, now: datetime) -> datetime:
+    """The evaluation time the outbox delivers at: a stale tick's own time would move its back-off backwards."""
+    return max(now, state.decided_at) if state.decided_at is not None else now
