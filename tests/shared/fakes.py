@@ -57,6 +57,9 @@ class FakeStateStore:
     unreadable: set[str] = field(default_factory=set)  # get_many answers these with an error
     failing_commits: set[str] = field(default_factory=set)  # commits of these raise a DependencyError
     before_commit: Callable[[MonitorState], None] | None = None  # runs just before a commit lands (races)
+    # The first commit this matches lands, then its answer is lost: the retry of the conditional write meets the
+    # version it wrote itself (StaleState), as botocore's retry of a lost PutItem or transaction does.
+    lose_answer_of: Callable[[MonitorState], bool] | None = None
 
     def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
         out: dict[str, MonitorState | RetrainTriggerError] = {}
@@ -90,6 +93,9 @@ class FakeStateStore:
         self.commits += 1
         if history is not None:
             self.history.append(history)
+        if self.lose_answer_of is not None and self.lose_answer_of(state):
+            self.lose_answer_of = None
+            raise StaleState(state.monitor_id, expected_version)
         return committed
 
     def find_by_execution(self, execution_arn: str) -> str | None:
@@ -116,6 +122,9 @@ class FakeGateway:
     during: dict[str, Callable[[], None]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # execution ARN -> DescribePipelineExecution status
     described: list[str] = field(default_factory=list)
+    lookups: list[tuple[str, datetime | None]] = field(
+        default_factory=list
+    )  # (key, not_before) of each start looked up
 
     def _call(self, kind: str, key: str, payload: object, result: str) -> str:
         if kind in self.fail:
@@ -143,7 +152,14 @@ class FakeGateway:
         self.described.append(execution_arn)
         return PipelineStatus.read(self.statuses.get(execution_arn, "Executing"))
 
-    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
+    def find_pipeline_execution(
+        self, pipeline_name: str, idempotency_key: str, not_before: datetime | None = None
+    ) -> str | None:
+        """Every start ever made is searched, whatever `not_before` says: the bound is the adapter's job.
+        `fail["lookup"]` makes the lookup raise (ListPipelineExecutions denied, throttled)."""
+        self.lookups.append((idempotency_key, not_before))
+        if "lookup" in self.fail:
+            raise self.fail["lookup"]
         for call in self.of("sagemaker"):
             if isinstance(call.payload, PipelineStart) and idempotency_key in call.payload.description:
                 return f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{call.key[:12]}"

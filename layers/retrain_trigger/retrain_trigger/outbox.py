@@ -210,10 +210,14 @@ class Courier:
             if taken is None:
                 self.log.extend(Delivered(a.kind, a.key, "lease_held") for a in state.pending)
                 return state
+            written = announce_next(taken, self.now, self.owner)
             try:
-                state = self.states.commit(announce_next(taken, self.now, self.owner), state.version, None)
+                state = self.states.commit(written, state.version, None)
             except StaleState:
-                return state  # another invocation moved the state first: it delivers
+                fresh = self.states.get(self.monitor.id)
+                if _content(fresh) != _content(written):
+                    return state  # another invocation moved the state first: it delivers
+                state = fresh  # our own takeover, whose answer was lost: the lease and the announced try are ours
         while state.lease_owner == self.owner and (action := next_ready(state, self.now)) is not None:
             if action.status == "pending":  # not announced yet (a transition queued it after our last write)
                 committed = self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
