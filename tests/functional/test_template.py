@@ -78,6 +78,7 @@ def test_sam_translation_yields_the_resources_the_stack_is_made_of() -> None:
         "LifecycleFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
         "FunctionFailureAlarm": "AWS::CloudWatch::Alarm",
         "ActionFailuresAlarm": "AWS::CloudWatch::Alarm",
+        "ActionsUnconfirmedAlarm": "AWS::CloudWatch::Alarm",
         "EvaluationErrorsAlarm": "AWS::CloudWatch::Alarm",
         "InsufficientDataAlarm": "AWS::CloudWatch::Alarm",
         "HeartbeatAlarm": "AWS::CloudWatch::Alarm",

@@ -11,9 +11,11 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from retrain_trigger.errors import RetryableError
 from retrain_trigger.ports import Alert
-from tests.unit.test_outbox import WALL, Rig, breach, hour
+from tests.unit.test_outbox import WALL, Rig, _Killed, breach, hour, killed_during, revived
 
 
 def alerts(rig: Rig, event: str) -> list[dict[str, Any]]:
@@ -28,6 +30,47 @@ def alerts(rig: Rig, event: str) -> list[dict[str, Any]]:
 def no_pipeline(**overrides: Any) -> Rig:
     """A monitor whose retraining starts with the SQS request (no pipeline configured): the request is the start."""
     return Rig(actions={}, **overrides)
+
+
+# -- item 3: an unknown outcome is counted and alerted, never taken as a started retraining -------------------------
+
+
+def test_an_action_whose_outcome_nobody_recorded_is_alerted_as_an_error_naming_its_kind_and_key() -> None:
+    rig = Rig()
+    killed_during(rig, "sns", after_the_call=True)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sns")
+
+    report = rig.tick(hour(1), owner="evaluator-2")
+
+    (unconfirmed,) = alerts(rig, "action_unconfirmed")
+    assert (unconfirmed["severity"], unconfirmed["action"]) == ("error", "sns")
+    assert unconfirmed["action_key"] == "churn-model@20240809T000000Z#1:retrain_started"
+    assert unconfirmed["tried_by"] == "evaluator-1"  # the invocation that announced it, for the logs
+    key = "churn-model@20240809T000000Z#1:retrain_started"
+    assert [a["status"] for a in report.results[0].actions if a["key"] == key] == ["unconfirmed"]
+    assert rig.gateway.events().count("retrain_started") == 1  # still never sent twice
+
+
+def test_an_unconfirmed_retrain_request_does_not_stamp_the_retraining_as_started() -> None:
+    rig = no_pipeline()
+    killed_during(rig, "sqs", after_the_call=False)  # the request never left
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sqs")
+
+    rig.tick(hour(1), owner="evaluator-2")
+
+    episode = rig.state().episode
+    assert episode is not None
+    assert episode.retrain_started_at is None, "no evidence the request was sent, yet the start was stamped"
+    (unconfirmed,) = alerts(rig, "action_unconfirmed")
+    assert (unconfirmed["action"], unconfirmed["action_key"]) == (
+        "sqs",
+        "churn-model@20240809T000000Z#1:retrain_started",
+    )
+    assert rig.gateway.of("sqs") == []  # never repeated: it may have landed
 
 
 # -- item 4: the lease takeover's own write, whose answer was lost ---------------------------------------------------

@@ -8,7 +8,8 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
 - announces each try before making it (status `sending`, in the same write as the previous result, so it costs
   no extra write) and commits its outcome as soon as it is known. A try found announced by another invocation
   has an unknown outcome: a pipeline start is looked up by its key (and made only if it is not found); any
-  other action is recorded as `unconfirmed` and never repeated, so our own logic never sends anything twice;
+  other action is recorded as `unconfirmed`, alerted (severity `error`, naming it and its key) and never repeated,
+  so our own logic never sends anything twice; an unconfirmed start is no evidence that a retraining started;
 - on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
   (never queued behind it), and if it was the start of a retraining, that attempt is declared failed.
 
@@ -27,7 +28,7 @@ from retrain_trigger.config import ActionKind, MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError, StaleState
 from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
 from retrain_trigger.policy import on_start_given_up
-from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
+from retrain_trigger.ports import ActionGateway, Alert, HistoryEntry, StateStore
 
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
@@ -126,19 +127,21 @@ def with_record(state: MonitorState, record: ActionRecord) -> MonitorState:
     return state.model_copy(update={"actions": tuple(record if same(a, record) else a for a in state.actions)})
 
 
+def _done(action: ActionRecord, result: str) -> ActionRecord:
+    update: dict[str, object] = {"status": "done", "attempts": action.attempts + 1, "result": result}
+    return action.model_copy(update=update | {"next_try_at": None, "tried_by": None})
+
+
+def unconfirmed(state: MonitorState, action: ActionRecord) -> MonitorState:
+    """Record a try whose outcome nobody recorded as `done` with the result `unconfirmed`: never repeated, and never
+    evidence that a retraining started (its timeout then counts from the decision, see `retraining_overdue`)."""
+    return with_record(state, _done(action, UNCONFIRMED))
+
+
 def delivered(state: MonitorState, action: ActionRecord, result: str, now: datetime) -> MonitorState:
     """Record a delivery. The start of the running attempt also stamps the episode: the retraining timeout counts
     from `now` (the evaluation time), and a pipeline's execution ARN is what its status events are matched by."""
-    done = action.model_copy(
-        update={
-            "status": "done",
-            "attempts": action.attempts + 1,
-            "result": result,
-            "next_try_at": None,
-            "tried_by": None,
-        }
-    )
-    updated = with_record(state, done)
+    updated = with_record(state, _done(action, result))
     episode = updated.episode
     if (
         is_start(action, state)
@@ -248,7 +251,8 @@ class Courier:
             self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
             return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), arn, self.now))
         self.log.append(Delivered(action.kind, action.key, "unconfirmed", attempts=action.attempts + 1))
-        return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), UNCONFIRMED, self.now))
+        self._alert(messages.unconfirmed_alert(self.monitor, action, is_start(action, state)))
+        return self._commit(state, lambda fresh: unconfirmed(fresh, _current(fresh, action)))
 
     def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
         record = failed_try(state, action, error, self.now, self.retry)[1]
@@ -279,8 +283,11 @@ class Courier:
         return committed
 
     def _alert_failure(self, record: ActionRecord) -> None:
-        """Straight to the topic, never through the outbox: the alert must not wait behind what failed."""
-        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts)
+        self._alert(messages.action_failure_alert(self.monitor, record, self.retry.max_attempts))
+
+    def _alert(self, alert: Alert) -> None:
+        """Straight to the topic, never through the outbox: the alert must not wait behind what failed. Said before
+        the write that records the outcome: whatever happens to that write, the outcome is known."""
         key = str(alert.attributes["idempotency_key"])
         try:
             message_id = self.gateway.publish_alert(alert)
