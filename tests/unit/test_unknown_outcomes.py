@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from retrain_trigger.errors import RetryableError
+from retrain_trigger.errors import DependencyError, RetryableError
+from retrain_trigger.model import Status
 from retrain_trigger.ports import Alert
 from tests.unit.test_outbox import WALL, Rig, _Killed, breach, hour, killed_during, revived
 
@@ -94,3 +95,58 @@ def test_a_takeover_whose_answer_is_lost_still_delivers_the_waiting_alert_exactl
     assert rig.gateway.events() == ["action_failed", "critical"]
     (record,) = rig.state().actions
     assert (record.notice.event, record.status, record.result) == ("critical", "done", "msg-1")
+
+
+# -- item 7: the crash-recovery path ---------------------------------------------------------------------------------
+
+
+def test_a_failed_lookup_of_an_unrecorded_start_is_a_failed_try_backed_off_alerted_and_capped() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=False)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+    rig.gateway.fail["lookup"] = DependencyError("ListPipelineExecutions of churn-model-retraining: AccessDenied")
+
+    for n in (1, 2, 3, 4):  # back-off: 30 min, then 1 h
+        rig.score(hour(n), 0.25)
+        rig.tick(hour(n), owner=f"evaluator-{n + 1}")
+
+    assert [a["action"] for a in alerts(rig, "action_failed")] == ["sagemaker", "sagemaker"]
+    assert "evaluation_error" not in rig.gateway.events()
+    assert rig.state().status is Status.ALARM
+    assert rig.gateway.events()[-1] == "retrain_failed"
+    assert rig.gateway.of("sagemaker") == [], "a start whose outcome is unknown was made without finding it first"
+    assert len(rig.gateway.lookups) == 3
+
+
+def test_a_lookup_that_recovers_after_a_failure_still_finds_the_start_before_making_it() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=True)  # the start landed, its answer never recorded
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+    rig.gateway.fail["lookup"] = RetryableError("ListPipelineExecutions throttled")
+    rig.tick(hour(1), owner="evaluator-2")
+    del rig.gateway.fail["lookup"]
+
+    rig.tick(hour(2), owner="evaluator-3")
+
+    assert len(rig.gateway.of("sagemaker")) == 1
+    assert rig.state().episode.execution_arn is not None
+    assert rig.gateway.events() == ["action_failed", "retrain_started"]
+
+
+def test_a_retraining_whose_start_is_unconfirmed_times_out_from_its_decision() -> None:
+    rig = no_pipeline()
+    killed_during(rig, "sqs", after_the_call=False)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sqs")
+    rig.tick(hour(1), owner="evaluator-2")
+    assert rig.state().status is Status.RETRAINING
+
+    rig.tick(hour(6), owner="evaluator-3")  # retraining_timeout 6h after the decision at T0
+
+    assert rig.state().status is Status.ALARM
+    assert "retrain_failed" in rig.gateway.events()

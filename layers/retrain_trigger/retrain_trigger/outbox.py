@@ -97,7 +97,8 @@ def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
         if action.key in waiting_keys:
             continue
         waiting_keys.add(action.key)
-        if action.status == "sending" or action.next_try_at is None or action.next_try_at <= now:
+        # A try is announced only once ready, so a `sending` one waits only after a failed lookup of its outcome.
+        if action.next_try_at is None or action.next_try_at <= now:
             return action
     return None
 
@@ -157,19 +158,23 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
 
 
 def failed_try(
-    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy
+    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy, unknown: bool = False
 ) -> tuple[MonitorState, ActionRecord]:
-    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt."""
+    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt. `unknown`: the try was
+    the lookup of an earlier try's unrecorded outcome, which stays unknown (`sending`, as announced): the next try
+    looks it up again rather than make it."""
     attempts = action.attempts + 1
     gave_up = attempts >= retry.max_attempts
+    retried: dict[str, object] = {"status": "pending", "tried_by": None}
+    if unknown:
+        retried = {"status": action.status, "tried_by": action.tried_by}
     record = action.model_copy(
         update={
             "attempts": attempts,
             "last_error": error[:500],
-            "status": "failed" if gave_up else "pending",
             "next_try_at": None if gave_up else retry.next_try(attempts, now),
-            "tried_by": None,
         }
+        | ({"status": "failed", "tried_by": None} if gave_up else retried)
     )
     return with_record(state, record), record
 
@@ -245,7 +250,10 @@ class Courier:
         """A try of `action` was announced but its outcome never recorded (a crash, a write that failed after the
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
-            arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            try:
+                arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            except RetrainTriggerError as error:  # still unknown: a failed try, looked up again after its back-off
+                return self._failed(state, action, f"the lookup of its unrecorded start failed: {error}", unknown=True)
             if arn is None:  # it never started: start it now, under the same key
                 return self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
             self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
@@ -254,14 +262,16 @@ class Courier:
         self._alert(messages.unconfirmed_alert(self.monitor, action, is_start(action, state)))
         return self._commit(state, lambda fresh: unconfirmed(fresh, _current(fresh, action)))
 
-    def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
-        record = failed_try(state, action, error, self.now, self.retry)[1]
+    def _failed(
+        self, state: MonitorState, action: ActionRecord, error: str, unknown: bool = False
+    ) -> MonitorState | None:
+        record = failed_try(state, action, error, self.now, self.retry, unknown)[1]
         status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
         self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
         if not (record.status == "failed" and is_start(action, state)):
             self._alert_failure(record)  # said first: whatever happens to the write below, the failure is known
         committed = self._commit(
-            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry)[0]
+            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, unknown)[0]
         )
         if committed is None or record.status != "failed" or not is_start(action, committed):
             return committed

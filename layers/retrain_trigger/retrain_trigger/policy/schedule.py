@@ -22,9 +22,12 @@ def is_due(every: timedelta | None, now: datetime, tick: timedelta, delay: timed
 
 
 def retraining_overdue(monitor: MonitorConfig, state: MonitorState, now: datetime) -> bool:
-    """True when a started retraining has had no final status within `retraining_timeout`: before declaring it
-    failed, the caller may ask the pipeline for its real status and apply it with `on_lifecycle`."""
+    """True when a retraining has had no final status within `retraining_timeout` of its real start, or, while no
+    start was delivered with evidence (unconfirmed, never made, its lookup failing), of its decision: no attempt
+    stays RETRAINING for good. Before declaring it failed, the caller may ask the pipeline for its real status and
+    apply it with `on_lifecycle`."""
     episode = state.episode
-    if state.status is not Status.RETRAINING or episode is None or episode.retrain_started_at is None:
+    if state.status is not Status.RETRAINING or episode is None:
         return False
-    return now >= episode.retrain_started_at + monitor.retraining_timeout
+    since = episode.retrain_started_at or episode.retrain_requested_at
+    return since is not None and now >= since + monitor.retraining_timeout
