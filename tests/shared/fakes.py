@@ -122,9 +122,7 @@ class FakeGateway:
     during: dict[str, Callable[[], None]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # execution ARN -> DescribePipelineExecution status
     described: list[str] = field(default_factory=list)
-    lookups: list[tuple[str, datetime | None]] = field(
-        default_factory=list
-    )  # (key, not_before) of each start looked up
+    lookups: list[tuple[str, datetime]] = field(default_factory=list)  # (key, not_before) of each start looked up
 
     def _call(self, kind: str, key: str, payload: object, result: str) -> str:
         if kind in self.fail:

@@ -15,8 +15,10 @@ import pytest
 
 from retrain_trigger.errors import DependencyError, RetryableError
 from retrain_trigger.model import Status
+from retrain_trigger.outbox import START_LOOKUP_MARGIN
 from retrain_trigger.ports import Alert
-from tests.unit.test_outbox import WALL, Rig, _Killed, breach, hour, killed_during, revived
+from retrain_trigger.service import MAX_TICK_AHEAD
+from tests.unit.test_outbox import T0, WALL, Rig, _Killed, breach, hour, killed_during, revived
 
 
 def alerts(rig: Rig, event: str) -> list[dict[str, Any]]:
@@ -150,3 +152,20 @@ def test_a_retraining_whose_start_is_unconfirmed_times_out_from_its_decision() -
 
     assert rig.state().status is Status.ALARM
     assert "retrain_failed" in rig.gateway.events()
+
+
+# -- item 10: the lookup is bounded by the start's own time, not by a count ------------------------------------------
+
+
+def test_an_unrecorded_start_is_looked_up_back_to_its_decision_less_a_margin() -> None:
+    rig = Rig()
+    killed_during(rig, "sagemaker", after_the_call=False)
+    with pytest.raises(_Killed):
+        breach(rig)
+    revived(rig, "sagemaker")
+
+    rig.tick(hour(1), owner="evaluator-2")
+
+    # The decision was at T0; the tick that made the start ran at most 15 minutes ahead of the clock.
+    assert rig.gateway.lookups == [("churn-model@20240809T000000Z#1:retrain_started", T0 - START_LOOKUP_MARGIN)]
+    assert START_LOOKUP_MARGIN >= MAX_TICK_AHEAD

@@ -35,6 +35,9 @@ START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
 DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
+# How much earlier than its decision (the tick's time) a start may have been made: a tick runs at most 15 minutes
+# ahead of the clock (service.MAX_TICK_AHEAD); the rest is room for the clocks of Lambda and SageMaker to differ.
+START_LOOKUP_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ class Courier:
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
             try:
-                arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+                not_before = action.notice.decided_at - START_LOOKUP_MARGIN
+                arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key, not_before)
             except RetrainTriggerError as error:  # still unknown: a failed try, looked up again after its back-off
                 return self._failed(state, action, f"the lookup of its unrecorded start failed: {error}", unknown=True)
             if arn is None:  # it never started: start it now, under the same key
