@@ -154,6 +154,19 @@ def test_a_retraining_whose_start_is_unconfirmed_times_out_from_its_decision() -
     assert "retrain_failed" in rig.gateway.events()
 
 
+def test_a_start_still_being_retried_is_not_timed_out_from_its_decision() -> None:
+    rig = Rig(retraining_timeout="1h")
+    rig.gateway.fail["sagemaker"] = RetryableError("throttled")
+    breach(rig)  # the start waits 30 min for its next try
+    rig.gateway.fail.clear()
+
+    rig.tick(hour(1.5))  # past the timeout from the decision: the start's own retries decide, not the timeout
+
+    assert len(rig.gateway.of("sagemaker")) == 1
+    assert rig.state().status is Status.RETRAINING
+    assert rig.state().episode.retrain_started_at == hour(1.5)
+
+
 # -- item 10: the lookup is bounded by the start's own time, not by a count ------------------------------------------
 
 

@@ -83,7 +83,7 @@ def in_alarm(ctx: Context, window: Window) -> Plan:
 
 def retraining(ctx: Context, window: Window) -> Plan:
     """RETRAINING: breaches do not fire again; no final status within `retraining_timeout` of the attempt's real
-    start (of its decision while no start was delivered with evidence) fails the attempt."""
+    start (of its decision once no start waits and none was delivered with evidence) fails the attempt."""
     episode = ctx.state.episode
     assert episode is not None
     if retraining_overdue(ctx.monitor, ctx.state, ctx.now):
