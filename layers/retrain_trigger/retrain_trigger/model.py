@@ -50,6 +50,7 @@ SEVERITY: Mapping[str, Severity] = {
     "no_data": "warning",
     "data_resumed": "recovered",
     "action_failed": "error",
+    "action_unconfirmed": "error",
 }
 
 

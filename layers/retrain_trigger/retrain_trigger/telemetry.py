@@ -32,6 +32,10 @@ def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> No
         metrics.add_metric(name="ActionsDone", unit=MetricUnit.Count, value=done)
     if failed:
         metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=failed)
+    # A try nobody recorded the outcome of: it may or may not have landed, and it is not repeated.
+    unconfirmed = sum(1 for a in result.actions if a.get("status") == "unconfirmed")
+    if unconfirmed:
+        metrics.add_metric(name="ActionsUnconfirmed", unit=MetricUnit.Count, value=unconfirmed)
 
 
 def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:

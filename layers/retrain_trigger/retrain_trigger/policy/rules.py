@@ -93,14 +93,15 @@ def in_alarm(ctx: Context, window: Window) -> Plan:
 
 def retraining(ctx: Context, window: Window) -> Plan:
     """RETRAINING: breaches do not fire again; no final status within `retraining_timeout` of the attempt's real
-    start fails the attempt."""
+    start (of its decision once no start waits and none was delivered with evidence) fails the attempt."""
     episode = ctx.state.episode
     assert episode is not None
     if retraining_overdue(ctx.monitor, ctx.state, ctx.now):
+        since = "its start" if episode.retrain_started_at else "its decision (no start was confirmed)"
         return retraining_failed(
             ctx,
             f"retraining attempt {episode.retrains} had no final status within {ctx.monitor.retraining_timeout}"
-            " of its start",
+            f" of {since}",
         )
     if episode.retrain_started_at is None:
         return Keep("retraining requested, its start not delivered yet: breaches do not fire again")
