@@ -24,7 +24,13 @@ from retrain_trigger.errors import BadInput, RetrainTriggerError
 from retrain_trigger.model import Observation
 from retrain_trigger_local.runtime import load_handler
 from tests.support import resources
-from tests.support.scale import ScoreStream, create_window_table, enable_score_stream, use_score_windows
+from tests.support.scale import (
+    WINDOW_TABLE,
+    ScoreStream,
+    create_window_table,
+    enable_score_stream,
+    use_score_windows,
+)
 from tests.support.world import TICK, World, context
 
 if TYPE_CHECKING:
@@ -330,3 +336,44 @@ def test_the_consumer_handler_and_the_evaluator_decide_from_windows_without_a_sc
     assert report["monitors"][0]["state_after"] == "RETRAINING"
     assert [call for call in queries if call["TableName"] == world.score_table] == []
     assert len(world.executions()) == 1
+
+
+def test_an_older_insert_seen_after_its_remove_does_not_bring_the_deleted_datapoint_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = use_score_windows(world, monkeypatch)
+    world.score("churn-model", "2024-08-08T23:00:00Z", 0.05)
+    world.score("churn-model", TICK, 0.9)  # a wrong score, deleted by its producer
+    aws_client("dynamodb").delete_item(
+        TableName=world.score_table, Key={"monitor_id": {"S": "churn-model"}, "timestamp": {"S": TICK}}
+    )
+    older, insert, remove = stream.new_records()
+    assert [r["eventName"] for r in (insert, remove)] == ["INSERT", "REMOVE"]
+    consumer = load_handler("score_windows")
+
+    # The REMOVE's batch went through; the INSERT's batch is retried after it (a partial failure, a bisected batch).
+    assert consumer.lambda_handler({"Records": [older, remove]}, context()) == {"batchItemFailures": []}
+    assert consumer.lambda_handler({"Records": [insert]}, context()) == {"batchItemFailures": []}
+
+    item = aws_client("dynamodb").get_item(TableName=WINDOW_TABLE, Key={"monitor_id": {"S": "churn-model"}})["Item"]
+    assert list(Window.from_item(item).points) == ["2024-08-08T23:00:00Z"]
+    report = world.tick()
+    assert (report["monitors"][0]["state_after"], report["monitors"][0]["score"]) == ("OK", 0.05)
+    assert world.executions() == []
+
+
+def test_tombstones_are_bounded_like_the_window(fleet: Fleet) -> None:
+    hours = range(WINDOW_CAPACITY + 40)
+    for hour in hours:
+        fleet.score("churn", START + timedelta(hours=hour), Decimal("0.1"))
+    for hour in hours:
+        fleet.ddb.delete_item(
+            TableName=fleet.scores,
+            Key={"monitor_id": {"S": "churn"}, "timestamp": {"S": stamp(START + timedelta(hours=hour))}},
+        )
+
+    fleet.pump()
+
+    window = fleet.window("churn")
+    assert window.points == {}
+    assert sorted(window.removed) == [stamp(START + timedelta(hours=h)) for h in range(40, WINDOW_CAPACITY + 40)]

@@ -5,6 +5,9 @@ The window item (ScoreWindowTable, key monitor_id):
 - `points`: timestamp text -> the score item as the producer wrote it (every attribute but the key's monitor_id);
 - `seqs`: timestamp text -> the stream sequence number that wrote it, so a retried or out-of-order record never
   overwrites a newer write of the same score item;
+- `removed`: timestamp text -> the sequence number of the REMOVE that deleted it (a tombstone), so an older INSERT
+  of that item seen after its REMOVE (a retried or bisected batch) cannot bring the deleted datapoint back. Bounded
+  like the window: the newest WINDOW_CAPACITY by instant, none older than a full window's oldest datapoint;
 - `complete`: true while the window holds every datapoint of the monitor older than its newest (nothing was
   dropped to bound it): a window that is not complete and has too few datapoints as of a late tick sends that
   monitor to the Query path;
@@ -81,6 +84,7 @@ class Window:
     monitor_id: str
     points: dict[str, Image] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)  # tombstones: timestamp text -> the REMOVE's sequence
     complete: bool = True
     malformed: tuple[str, int] | None = None  # (timestamp text, its sequence number)
     version: int = 0
@@ -94,14 +98,16 @@ class Window:
             if record.get("eventName") != "REMOVE" and (self.malformed is None or seq >= self.malformed[1]):
                 self.malformed = (text, seq)
             return
-        if self.seqs.get(text, -1) > seq:
+        if max(self.seqs.get(text, -1), self.removed.get(text, -1)) > seq:
             return
         if record.get("eventName") == "REMOVE":
             self.points.pop(text, None)
             self.seqs.pop(text, None)
+            self.removed[text] = seq
             return
         image = {k: v for k, v in stream.get("NewImage", {}).items() if k != KEY}
         self.points[text], self.seqs[text] = image, seq
+        self.removed.pop(text, None)
         if self.malformed is not None and seq > self.malformed[1]:
             self.malformed = None
 
@@ -119,6 +125,13 @@ class Window:
             self.complete = False
             self.points = {t: self.points[t] for t in kept}
             self.seqs = {t: self.seqs[t] for t in kept if t in self.seqs}
+        # A tombstone older than a full window's oldest datapoint guards nothing: an INSERT that old is cut here.
+        oldest = instant(kept[-1]) if len(kept) >= WINDOW_CAPACITY else None
+        tombstones = sorted(
+            ((at, t) for t in self.removed if (at := instant(t)) is not None and (oldest is None or at >= oldest)),
+            reverse=True,
+        )[:WINDOW_CAPACITY]
+        self.removed = {t: self.removed[t] for _at, t in tombstones}
 
     def item(self) -> Image:
         item: Image = {
@@ -128,6 +141,8 @@ class Window:
             "complete": {"BOOL": self.complete},
             "version": {"N": str(self.version + 1)},
         }
+        if self.removed:
+            item["removed"] = {"M": {t: {"N": str(seq)} for t, seq in self.removed.items()}}
         if self.malformed is not None:
             item["malformed"] = {"M": {"text": {"S": self.malformed[0]}, "seq": {"N": str(self.malformed[1])}}}
         return item
@@ -139,6 +154,7 @@ class Window:
             monitor_id=str(item[KEY]["S"]),
             points={t: dict(v["M"]) for t, v in item.get("points", {}).get("M", {}).items()},
             seqs={t: int(v["N"]) for t, v in item.get("seqs", {}).get("M", {}).items()},
+            removed={t: int(v["N"]) for t, v in item.get("removed", {}).get("M", {}).items()},
             complete=bool(item.get("complete", {}).get("BOOL", False)),
             malformed=(str(malformed["text"]["S"]), int(malformed["seq"]["N"])) if malformed else None,
             version=int(item.get("version", {}).get("N", "0")),
