@@ -12,7 +12,7 @@ from datetime import datetime
 
 from retrain_trigger.config import Catalog, MonitorConfig, parse_catalog
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, StaleState
-from retrain_trigger.model import MonitorState, Observation, PipelineStatus
+from retrain_trigger.model import Datapoints, MonitorState, Observation, PipelineStatus, RefusedItem
 from retrain_trigger.ports import Alert, BusEvent, HistoryEntry, PipelineStart, QueueMessage
 
 
@@ -30,6 +30,7 @@ class FakeScores:
 
     series: dict[str, list[Observation]] = field(default_factory=dict)
     errors: dict[str, RetrainTriggerError] = field(default_factory=dict)
+    refused: dict[str, list[RefusedItem]] = field(default_factory=dict)  # bad items a read would skip and name
 
     def add(self, monitor_id: str, observation: Observation) -> None:
         self.series.setdefault(monitor_id, []).append(observation)
@@ -43,7 +44,7 @@ class FakeScores:
                 out[monitor.id] = self.errors[monitor.id]
                 continue
             known = sorted((o for o in self.series.get(monitor.id, []) if o.at <= now), key=lambda o: o.at)
-            out[monitor.id] = tuple(known[-monitor.evaluation_periods :])
+            out[monitor.id] = Datapoints(known[-monitor.evaluation_periods :], self.refused.get(monitor.id, ()))
         return out
 
 

@@ -23,6 +23,10 @@ def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> No
             logger.info("actions delivered", extra=line)
     else:
         _record_decision(result, logger, metrics)
+    for refused in result.refused:
+        logger.error("score item refused", extra={"monitor_id": result.monitor_id, **refused})
+    if result.refused:
+        metrics.add_metric(name="BadScoreItems", unit=MetricUnit.Count, value=len(result.refused))
     for decision in result.transitions:
         logger.warning("outbox transition", extra={**decision.as_log(), "outcome": decision.outcome})
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
