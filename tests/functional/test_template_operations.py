@@ -251,7 +251,9 @@ def test_the_alarmed_metrics_are_the_ones_the_evaluator_emits(world: World, caps
             **document,
             "monitors": [
                 {**monitor, "id": "blind"},  # no scores: insufficient data
-                {**monitor, "id": "garbled"},  # a score that is not a number: an evaluation error
+                # A configuration that cannot be read: an evaluation error. (A score that is not a number no longer
+                # is one: the item is refused and reported as BadScoreItems, issue 13 item 12.)
+                {**monitor, "id": "garbled", "critical": "high"},
                 {**monitor, "id": "orphan", "actions": {**monitor["actions"], "pipeline": {"name": "no-such"}}},
             ],
         }
