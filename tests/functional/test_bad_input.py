@@ -122,7 +122,16 @@ EVALUATOR_CASES = [
         Tick("source.period", "longer than zero", {"source": CLOUDWATCH | {"period": 0}}),
         id="config: CloudWatch period 0",
     ),
-    # DynamoDB score items.
+    # CloudWatch: what moto cannot return is stubbed (a query's StatusCode); the rest is moto's own.
+    pytest.param(Tick(None, "Forbidden", cloudwatch=True, status="Forbidden"), id="cloudwatch: Forbidden query"),
+    pytest.param(
+        Tick(None, "InternalError", cloudwatch=True, status="InternalError"), id="cloudwatch: InternalError query"
+    ),
+]
+
+
+ITEM_CASES = [
+    # DynamoDB score items: their values.
     pytest.param(Tick("drift_score", "not a number", items=(item(drift_score=text("abc")),)), id="item: score 'abc'"),
     pytest.param(Tick("drift_score", "not a number", items=(item(drift_score=text("NaN")),)), id="item: score 'NaN'"),
     pytest.param(
@@ -163,11 +172,6 @@ EVALUATOR_CASES = [
     pytest.param(
         Tick("timestamp", "ahead of the clock", items=(item("2100-01-01T00:00:00Z"),)),
         id="item: far ahead of the clock",
-    ),
-    # CloudWatch: what moto cannot return is stubbed (a query's StatusCode); the rest is moto's own.
-    pytest.param(Tick(None, "Forbidden", cloudwatch=True, status="Forbidden"), id="cloudwatch: Forbidden query"),
-    pytest.param(
-        Tick(None, "InternalError", cloudwatch=True, status="InternalError"), id="cloudwatch: InternalError query"
     ),
 ]
 
@@ -256,6 +260,90 @@ def test_bad_input_to_the_evaluator_names_the_monitor_and_the_field_and_harms_no
     assert world.executions() == []
     (alert,) = error_alerts(world)
     assert (alert["monitor_id"], alert.get("field")) == (BROKEN, case.field)
+
+
+# -- bad score items: each refused and reported once, never an error of its monitor (issue 13 item 12) ----------
+
+
+@pytest.mark.parametrize("case", ITEM_CASES)
+def test_a_bad_score_item_is_reported_once_naming_the_monitor_the_item_and_the_field_and_harms_nothing_else(
+    world: World, case: Tick
+) -> None:
+    warned_yesterday(world, {})
+    world.configure(configuration(case.broken))
+    for score_item in case.items:
+        aws_client("dynamodb").put_item(TableName=world.score_table, Item={"monitor_id": text(BROKEN), **score_item})
+    world.score(HEALTHY, TICK, 0.15)
+    (key,) = {score_item["timestamp"]["S"] for score_item in case.items}
+
+    report = world.tick(TICK)
+
+    by_id = {m["monitor_id"]: m for m in report["monitors"]}
+    assert by_id[BROKEN]["outcome"] != "error"
+    assert by_id[BROKEN]["state_after"] == "WARNING"  # the bad item (0.9, above critical) is never decided on
+    refused = {r["item_key"]: r for r in by_id[BROKEN]["refused"]}
+    assert (refused[key]["monitor_id"], refused[key]["field"]) == (BROKEN, case.field)
+    assert case.problem in refused[key]["problem"]
+    assert (by_id[HEALTHY]["outcome"], by_id[HEALTHY]["state_after"]) == ("transition", "WARNING")
+    assert world.executions() == []
+    alerts = [json.loads(alert["Message"]) for alert in world.alerts()]
+    assert [a for a in alerts if a["event"] == "evaluation_error"] == []
+    bad = {a["item_key"]: a for a in alerts if a["event"] == "bad_score_item"}
+    assert set(bad) == set(refused)
+    assert (bad[key]["monitor_id"], bad[key]["field"], bad[key]["severity"]) == (BROKEN, case.field, "error")
+
+    again = {m["monitor_id"]: m for m in world.tick("2024-08-09T01:00:00Z")["monitors"]}
+
+    assert "refused" not in again[BROKEN]
+    assert bad_item_alerts(world) == []
+
+
+# -- one bad score item among valid ones (issue 13 item 12) ------------------------------------------------------
+
+
+def bad_item_alerts(world: World) -> list[dict[str, Any]]:
+    return [
+        json.loads(alert["Message"])
+        for alert in world.alerts()
+        if alert["MessageAttributes"]["event"]["Value"] == "bad_score_item"
+    ]
+
+
+def test_a_malformed_score_item_is_reported_once_and_the_monitor_decides_on_the_valid_datapoints(
+    world: World,
+) -> None:
+    world.configure(configuration({}))
+    world.score(BROKEN, "yesterday", 0.05)  # sorts above every ISO time: the newest item of every Query
+    world.score(BROKEN, "2024-08-08T23:00:00Z", 0.1)
+    world.score(BROKEN, TICK, 0.3)
+    world.score(HEALTHY, TICK, 0.05)
+
+    first = {m["monitor_id"]: m for m in world.tick(TICK)["monitors"]}
+
+    assert (first[BROKEN]["outcome"], first[BROKEN]["state_after"], first[BROKEN]["score"]) == (
+        "transition",
+        "RETRAINING",
+        0.3,
+    )
+    assert len(world.executions()) == 1
+    alerts = [json.loads(a["Message"]) for a in world.alerts()]
+    (bad,) = [a for a in alerts if a["event"] == "bad_score_item"]
+    assert (bad["monitor_id"], bad["field"], bad["item_key"], bad["severity"]) == (
+        BROKEN,
+        "timestamp",
+        "yesterday",
+        "error",
+    )
+    assert bad["idempotency_key"] == f"{BROKEN}:bad_score_item:yesterday"
+    assert "not an ISO-8601 time" in bad["problem"]
+    assert [a for a in alerts if a["event"] == "evaluation_error"] == []
+
+    world.score(BROKEN, "2024-08-09T01:00:00Z", 0.3)
+    second = {m["monitor_id"]: m for m in world.tick("2024-08-09T01:00:00Z")["monitors"]}
+
+    assert second[BROKEN]["outcome"] != "error"
+    assert second[BROKEN]["score"] == 0.3
+    assert bad_item_alerts(world) == []  # reported once: the item is still there, but already reported
 
 
 # -- not errors, and never a retraining -------------------------------------------------------------------------

@@ -131,3 +131,40 @@ def test_a_tick_within_the_shard_size_is_evaluated_by_the_scheduled_invocation_i
     assert "shards" not in report
     assert report["evaluated"] == 5
     assert list(drain(aws_client("sqs"), shard_queue)) == []
+
+
+# --- the heartbeat counts evaluations that happened (issue 13 item 8) -------------------------------------------
+
+
+def emf_values(capsys: pytest.CaptureFixture[str]) -> dict[str, list[float]]:
+    """Every EMF metric printed since the last call: its name and the values it carried, as CloudWatch reads them."""
+    found: dict[str, list[float]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                found.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
+    return found
+
+
+def test_a_fan_out_tick_counts_shards_sent_and_only_shard_invocations_count_monitors_evaluated(
+    world: World, shard_queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    world.tick()
+
+    sent = emf_values(capsys)
+    assert "MonitorsEvaluated" not in sent  # nothing was evaluated yet: the heartbeat must not hear this tick
+    assert sent["ShardsSent"] == [3]
+
+    messages = list(drain(aws_client("sqs"), shard_queue))
+    for message in messages:  # one shard an invocation, as the template's mapping delivers them
+        world.evaluator.lambda_handler(sqs_event([message], shard_queue), context())
+
+    evaluated = emf_values(capsys)
+    assert sorted(evaluated["MonitorsEvaluated"]) == [1, 2, 2]
+    assert "ShardsSent" not in evaluated

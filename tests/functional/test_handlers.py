@@ -82,7 +82,7 @@ def test_a_malformed_event_is_rejected_naming_the_field_and_nothing_is_written(w
     assert aws_client("dynamodb").scan(TableName=world.state_table)["Items"] == []
 
 
-def test_a_string_score_alerts_an_error_and_leaves_other_monitors_and_the_state_alone(world: World) -> None:
+def test_a_string_score_alerts_an_error_and_leaves_other_monitors_and_the_decision_alone(world: World) -> None:
     world.configure(
         {
             "defaults": {"critical": 0.2, "actions": {"pipeline": {"name": PIPELINE}}},
@@ -95,19 +95,17 @@ def test_a_string_score_alerts_an_error_and_leaves_other_monitors_and_the_state_
     report = world.tick()
 
     by_id = {m["monitor_id"]: m for m in report["monitors"]}
-    assert by_id["churn-model"]["outcome"] == "error"
-    assert by_id["churn-model"]["error"] == {
-        "monitor_id": "churn-model",
-        "field": "drift_score",
-        "problem": "not a number: '0.31'",
-    }
+    # Issue 13 item 12: a bad item is refused and reported, not an error that blocks the monitor on every tick.
+    assert by_id["churn-model"]["refused"] == [
+        {"item_key": TICK, "monitor_id": "churn-model", "field": "drift_score", "problem": "not a number: '0.31'"}
+    ]
+    assert by_id["churn-model"]["state_after"] == "OK"
     assert by_id["fraud-model"]["state_after"] == "RETRAINING"
     assert len(world.executions()) == 1
     errors = [a for a in world.alerts() if a["MessageAttributes"]["severity"]["Value"] == "error"]
     assert [a["MessageAttributes"]["monitor_id"]["Value"] for a in errors] == ["churn-model"]
-    assert "Item" not in aws_client("dynamodb").get_item(
-        TableName=world.state_table, Key={"pk": {"S": "monitor#churn-model"}, "sk": {"S": "state"}}
-    )
+    state = json.loads(world.state_item("churn-model")["state"]["S"])
+    assert (state["status"], state["episode"], state["refused_items"]) == ("OK", None, [TICK])
 
 
 def test_a_bad_monitor_config_is_reported_by_id_and_field_while_the_rest_run(world: World) -> None:

@@ -13,10 +13,10 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
+from retrain_trigger.adapters.scores import MAX_REFUSED, CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, DependencyError, RetrainTriggerError, RetryableError
-from retrain_trigger.model import Observation
+from retrain_trigger.model import Datapoints, Observation
 from tests.support.resources import REGION
 
 if TYPE_CHECKING:
@@ -64,6 +64,14 @@ def bad_input(result: Sequence[Observation] | RetrainTriggerError) -> BadInput:
     return result
 
 
+def refused_item(result: Sequence[Observation] | RetrainTriggerError) -> BadInput:
+    """The BadInput of the one score item the read refused: skipped and named, never a datapoint, and never an error
+    of the whole monitor (issue 13 item 12: one bad item used to block its monitor)."""
+    assert isinstance(result, Datapoints), result
+    (refused,) = result.refused
+    return refused.error
+
+
 # -- DynamoDB ----------------------------------------------------------------------------------------------------
 
 
@@ -93,10 +101,12 @@ def test_a_datapoint_ahead_of_the_wall_clock_is_bad_input_naming_the_timestamp(
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.1")})
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-10T00:00:00Z", "drift_score": Decimal("0.3")})
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
+    result = dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"]
 
+    error = refused_item(result)
     assert (error.monitor_id, error.field) == ("churn", "timestamp")
     assert "ahead of the clock" in error.problem
+    assert observations(result) == [(day(9), 0.1, {})]  # decided on the valid datapoint below it
 
 
 def test_a_datapoint_a_little_ahead_of_the_wall_clock_is_tolerated_and_not_read_before_its_time(
@@ -195,7 +205,7 @@ def test_a_string_score_is_bad_input_naming_the_field(
 ) -> None:
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": "0.3"})
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
+    error = refused_item(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
 
     assert (error.monitor_id, error.field) == ("churn", "drift_score")
 
@@ -210,7 +220,7 @@ def test_a_custom_score_attribute_is_read_and_named_when_missing(
     result = dynamodb_source.latest([dynamodb_monitor(source=source), dynamodb_monitor("fraud", source=source)], NOW)
 
     assert observations(result["churn"]) == [(day(8), 0.25, {})]
-    assert bad_input(result["fraud"]).field == "psi"
+    assert refused_item(result["fraud"]).field == "psi"
 
 
 @pytest.mark.parametrize("timestamp", ["yesterday", "2024-08-09T00:00:00", "2024-13-01T00:00:00Z"])
@@ -219,7 +229,7 @@ def test_a_timestamp_that_is_not_iso_8601_with_a_timezone_is_bad_input(
 ) -> None:
     put_scores(ddb, score_table, "churn", {"timestamp": timestamp, "drift_score": Decimal("0.3")})
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
+    error = refused_item(dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"])
 
     assert error.field == "timestamp"
 
@@ -240,7 +250,7 @@ def test_a_timestamp_not_written_as_utc_in_the_sortable_form_is_bad_input_saying
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-08T00:00:00Z", "drift_score": Decimal("0.1")})
     put_scores(ddb, score_table, "churn", {"timestamp": timestamp, "drift_score": Decimal("0.3")})
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=2)], NOW)["churn"])
+    error = refused_item(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=2)], NOW)["churn"])
 
     assert (error.monitor_id, error.field) == ("churn", "timestamp")
     assert "producers must write UTC" in error.problem
@@ -253,7 +263,7 @@ def test_a_local_time_that_sorts_as_newest_is_refused_rather_than_read_as_the_ne
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T06:00:00Z", "drift_score": Decimal("0.1")})
     put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T23:00:00-05:00", "drift_score": Decimal("0.9")})
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=1)], NOW)["churn"])
+    error = refused_item(dynamodb_source.latest([dynamodb_monitor(evaluation_periods=1)], NOW)["churn"])
 
     assert error.field == "timestamp"
 
@@ -282,7 +292,7 @@ def test_a_non_numeric_guard_is_bad_input_naming_the_guard(
     item = {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.3"), "accuracy": "high"}
     put_scores(ddb, score_table, "churn", item)
 
-    error = bad_input(dynamodb_source.latest([dynamodb_monitor(guards=accuracy_guard())], NOW)["churn"])
+    error = refused_item(dynamodb_source.latest([dynamodb_monitor(guards=accuracy_guard())], NOW)["churn"])
 
     assert error.field == "accuracy"
 
@@ -298,7 +308,7 @@ def test_one_bad_monitor_does_not_hide_the_others(
 
     result = dynamodb_source.latest(monitors, NOW)
 
-    assert bad_input(result["m5"]).field == "drift_score"
+    assert refused_item(result["m5"]).field == "drift_score"
     assert isinstance(result["elsewhere"], DependencyError)
     assert {m: observations(result[m])[-1][1] for m in result if m not in ("m5", "elsewhere")} == {
         f"m{n}": float(n) for n in range(12) if n != 5
@@ -478,3 +488,31 @@ def test_a_source_that_fails_fails_only_its_own_monitors(dynamodb_source: Dynamo
 
     assert observations(result["table-fed"]) == []
     assert isinstance(result["metric-fed"], RetryableError)
+
+
+def test_an_unreadable_item_above_the_valid_ones_is_refused_and_the_read_goes_on_past_it(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str
+) -> None:
+    put_scores(ddb, score_table, "churn", {"timestamp": "yesterday", "drift_score": Decimal("0.9")})  # sorts on top
+    for n in (7, 8, 9):
+        put_scores(ddb, score_table, "churn", {"timestamp": f"2024-08-0{n}T00:00:00Z", "drift_score": Decimal(n)})
+
+    result = dynamodb_source.latest([dynamodb_monitor(evaluation_periods=3)], NOW)["churn"]
+
+    assert observations(result) == [(day(7), 7.0, {}), (day(8), 8.0, {}), (day(9), 9.0, {})]
+    assert isinstance(result, Datapoints)
+    assert [(r.key, r.error.field) for r in result.refused] == [("yesterday", "timestamp")]
+
+
+def test_more_unreadable_items_than_a_read_skips_make_the_monitor_bad_input(
+    dynamodb_source: DynamoDBScoreSource, ddb: DynamoDBClient, score_table: str
+) -> None:
+    for n in range(MAX_REFUSED + 1):
+        put_scores(ddb, score_table, "churn", {"timestamp": f"zz{n:02d}", "drift_score": Decimal("0.9")})
+    put_scores(ddb, score_table, "churn", {"timestamp": "2024-08-09T00:00:00Z", "drift_score": Decimal("0.1")})
+
+    error = dynamodb_source.latest([dynamodb_monitor()], NOW)["churn"]
+
+    assert isinstance(error, BadInput)
+    assert (error.monitor_id, error.field) == ("churn", "timestamp")
+    assert f"more than {MAX_REFUSED} unreadable score items" in error.problem

@@ -4,6 +4,7 @@ item per monitor, and read by the evaluator with one BatchGetItem per 100 monito
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,17 @@ from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.adapters.score_windows import WINDOW_CAPACITY, ScoreWindowWriter, Window, WindowedScoreSource
 from retrain_trigger.adapters.scores import DynamoDBScoreSource
 from retrain_trigger.config import MonitorConfig
-from retrain_trigger.errors import BadInput, RetrainTriggerError
-from retrain_trigger.model import Observation
+from retrain_trigger.errors import RetrainTriggerError
+from retrain_trigger.model import Datapoints, Observation
 from retrain_trigger_local.runtime import load_handler
 from tests.support import resources
-from tests.support.scale import ScoreStream, create_window_table, enable_score_stream, use_score_windows
+from tests.support.scale import (
+    WINDOW_TABLE,
+    ScoreStream,
+    create_window_table,
+    enable_score_stream,
+    use_score_windows,
+)
 from tests.support.world import TICK, World, context
 
 if TYPE_CHECKING:
@@ -242,23 +249,31 @@ def test_a_datapoint_far_ahead_of_the_wall_clock_is_bad_input_naming_the_monitor
     fleet.score("churn", NOW + timedelta(hours=3), Decimal("0.5"))  # a producer's clock three hours fast
     fleet.pump()
 
-    error = fleet.reader.latest([monitor()], NOW)["churn"]
+    result = fleet.reader.latest([monitor()], NOW)["churn"]
 
-    assert isinstance(error, BadInput)
-    assert (error.monitor_id, error.field) == ("churn", "timestamp")
-    assert "ahead of the clock" in error.problem
+    assert isinstance(result, Datapoints)
+    (refused,) = result.refused  # reported by the evaluator, never an error of the whole monitor
+    assert (refused.key, refused.error.monitor_id, refused.error.field) == (
+        stamp(NOW + timedelta(hours=3)),
+        "churn",
+        "timestamp",
+    )
+    assert "ahead of the clock" in refused.error.problem
+    assert [o.at.day for o in points_of(result)] == [7, 8, 9]
 
 
 @pytest.mark.parametrize("text", ["2024-08-09T00:00:00", "2024-08-09T02:00:00+02:00", "yesterday"])
-def test_a_timestamp_not_written_as_utc_is_bad_input_as_on_the_query_path(fleet: Fleet, text: str) -> None:
+def test_a_timestamp_not_written_as_utc_is_refused_as_it_enters_and_never_read(fleet: Fleet, text: str) -> None:
     daily(fleet, "churn", range(5, 9))
     fleet.score("churn", text, Decimal("0.5"))
+
     fleet.pump()
 
-    error = fleet.reader.latest([monitor()], NOW)["churn"]
-
-    assert isinstance(error, BadInput)
-    assert (error.monitor_id, error.field) == ("churn", "timestamp")
+    (refused,) = fleet.writer.refused
+    assert (refused.key, refused.error.monitor_id, refused.error.field) == (text, "churn", "timestamp")
+    assert text not in fleet.window("churn").points
+    result = fleet.reader.latest([monitor()], NOW)["churn"]
+    assert [o.at.day for o in points_of(result)] == [6, 7, 8]  # decided on the valid datapoints
 
 
 def test_a_monitor_without_a_window_is_read_by_one_query_and_only_it(fleet: Fleet, record_calls: RecordCalls) -> None:
@@ -330,3 +345,81 @@ def test_the_consumer_handler_and_the_evaluator_decide_from_windows_without_a_sc
     assert report["monitors"][0]["state_after"] == "RETRAINING"
     assert [call for call in queries if call["TableName"] == world.score_table] == []
     assert len(world.executions()) == 1
+
+
+def test_an_older_insert_seen_after_its_remove_does_not_bring_the_deleted_datapoint_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = use_score_windows(world, monkeypatch)
+    world.score("churn-model", "2024-08-08T23:00:00Z", 0.05)
+    world.score("churn-model", TICK, 0.9)  # a wrong score, deleted by its producer
+    aws_client("dynamodb").delete_item(
+        TableName=world.score_table, Key={"monitor_id": {"S": "churn-model"}, "timestamp": {"S": TICK}}
+    )
+    older, insert, remove = stream.new_records()
+    assert [r["eventName"] for r in (insert, remove)] == ["INSERT", "REMOVE"]
+    consumer = load_handler("score_windows")
+
+    # The REMOVE's batch went through; the INSERT's batch is retried after it (a partial failure, a bisected batch).
+    assert consumer.lambda_handler({"Records": [older, remove]}, context()) == {"batchItemFailures": []}
+    assert consumer.lambda_handler({"Records": [insert]}, context()) == {"batchItemFailures": []}
+
+    item = aws_client("dynamodb").get_item(TableName=WINDOW_TABLE, Key={"monitor_id": {"S": "churn-model"}})["Item"]
+    assert list(Window.from_item(item).points) == ["2024-08-08T23:00:00Z"]
+    report = world.tick()
+    assert (report["monitors"][0]["state_after"], report["monitors"][0]["score"]) == ("OK", 0.05)
+    assert world.executions() == []
+
+
+def test_tombstones_are_bounded_like_the_window(fleet: Fleet) -> None:
+    hours = range(WINDOW_CAPACITY + 40)
+    for hour in hours:
+        fleet.score("churn", START + timedelta(hours=hour), Decimal("0.1"))
+    for hour in hours:
+        fleet.ddb.delete_item(
+            TableName=fleet.scores,
+            Key={"monitor_id": {"S": "churn"}, "timestamp": {"S": stamp(START + timedelta(hours=hour))}},
+        )
+
+    fleet.pump()
+
+    window = fleet.window("churn")
+    assert window.points == {}
+    assert sorted(window.removed) == [stamp(START + timedelta(hours=h)) for h in range(40, WINDOW_CAPACITY + 40)]
+
+
+def test_a_score_item_not_written_in_utc_is_refused_as_it_enters_with_one_error_alert_naming_it(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = use_score_windows(world, monkeypatch)
+    world.score("churn-model", TICK, 0.05)
+    local = "2024-08-08T23:30:00-05:00"  # 04:30 UTC, the newest datapoint, yet its text sorts below TICK's
+    world.score("churn-model", local, 0.9)
+    records = stream.new_records()
+    consumer = load_handler("score_windows")
+
+    assert consumer.lambda_handler({"Records": records}, context()) == {"batchItemFailures": []}
+
+    (alert,) = [a for a in map(json.loads, (m["Message"] for m in world.alerts())) if a["event"] == "bad_score_item"]
+    assert (alert["monitor_id"], alert["item_key"], alert["field"], alert["severity"]) == (
+        "churn-model",
+        local,
+        "timestamp",
+        "error",
+    )
+    assert "producers must write UTC" in alert["problem"]
+    assert alert["idempotency_key"] == f"churn-model:bad_score_item:{local}"
+    (logged,) = [r for r in caplog.records if r.getMessage() == "score item refused"]
+    assert (logged.levelname, logged.monitor_id, logged.item_key, logged.field) == (
+        "ERROR",
+        "churn-model",
+        local,
+        "timestamp",
+    )
+    item = aws_client("dynamodb").get_item(TableName=WINDOW_TABLE, Key={"monitor_id": {"S": "churn-model"}})["Item"]
+    assert list(Window.from_item(item).points) == [TICK]
+
+    # The same records again (a retried batch) and the item rewritten: it was reported, it is not reported again.
+    world.score("churn-model", local, 0.95)
+    assert consumer.lambda_handler({"Records": records + stream.new_records()}, context()) == {"batchItemFailures": []}
+    assert [m for m in world.alerts() if json.loads(m["Message"])["event"] == "bad_score_item"] == []

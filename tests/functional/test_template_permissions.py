@@ -17,10 +17,12 @@ import pytest
 
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
+from retrain_trigger_local.runtime import load_handler
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources
 from tests.support.crash import Clock, InvocationKilled, killed
+from tests.support.scale import use_score_windows
 from tests.support.world import TICK, World, context, event
 
 SERVICES = ("dynamodb", "sns", "sqs", "events", "sagemaker", "ssm", "cloudwatch")
@@ -99,7 +101,7 @@ class CallLog:
             self._running = None
 
 
-def allowed(world: World, role: str) -> list[tuple[list[str], list[str]]]:
+def allowed(world: World, role: str, stream: str = "") -> list[tuple[list[str], list[str]]]:
     """(actions, resources) of each statement of `role`, its references resolved to the world's resources."""
     translated = translate_template(read_template())["Resources"]
     refs = {
@@ -113,6 +115,7 @@ def allowed(world: World, role: str) -> list[tuple[list[str], list[str]]]:
         "ShardQueue.Arn": arn("sqs", f"{resources.STACK_NAME}-shards"),
         "ConfigBucket": f"{resources.STACK_NAME}-config",
         "ConfigBucket.Arn": f"arn:aws:s3:::{resources.STACK_NAME}-config",
+        "ScoreTable.StreamArn": stream or f"{table(world.score_table)}/stream/none",
     }
     statements = [
         statement
@@ -205,3 +208,20 @@ def test_the_lifecycle_functions_role_allows_every_call_of_recording_an_outcome(
     assert writes & {"dynamodb:PutItem", "dynamodb:UpdateItem"}, "the outcome was not recorded"
     # Every action the outcome calls for (a retrain_failed alert, a retry) is the evaluator's to deliver.
     assert denied(calls, allowed(world, "LifecycleFunctionRole")) == set()
+
+
+def test_the_score_window_functions_role_allows_every_call_of_refusing_a_score_item(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = use_score_windows(world, monkeypatch)
+    log = CallLog()  # on the clients the switch to score windows made afresh
+    world.score("churn-model", TICK, 0.05)
+    world.score("churn-model", "2024-08-08T23:30:00-05:00", 0.9)  # refused as it enters: alerted
+    consumer = load_handler("score_windows")
+
+    with log.running("score_windows"):
+        assert consumer.lambda_handler({"Records": stream.new_records()}, context()) == {"batchItemFailures": []}
+
+    calls = log.by_handler["score_windows"]
+    assert ("sns:Publish", world.topic) in calls, "the scenario no longer refuses an item"
+    assert denied(calls, allowed(world, "ScoreWindowFunctionRole", stream.arn)) == set()

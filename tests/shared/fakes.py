@@ -12,7 +12,7 @@ from datetime import datetime
 
 from retrain_trigger.config import Catalog, MonitorConfig, parse_catalog
 from retrain_trigger.errors import DependencyError, RetrainTriggerError, StaleState
-from retrain_trigger.model import MonitorState, Observation, PipelineStatus
+from retrain_trigger.model import Datapoints, MonitorState, Observation, PipelineStatus, RefusedItem
 from retrain_trigger.ports import Alert, BusEvent, HistoryEntry, PipelineStart, QueueMessage
 
 
@@ -34,6 +34,7 @@ class FakeScores:
 
     series: dict[str, list[Observation]] = field(default_factory=dict)
     errors: dict[str, RetrainTriggerError] = field(default_factory=dict)
+    refused: dict[str, list[RefusedItem]] = field(default_factory=dict)  # bad items a read would skip and name
 
     def add(self, monitor_id: str, observation: Observation) -> None:
         self.series.setdefault(monitor_id, []).append(observation)
@@ -46,7 +47,8 @@ class FakeScores:
             if monitor.id in self.errors:
                 out[monitor.id] = self.errors[monitor.id]
                 continue
-            out[monitor.id] = tuple(self.series.get(monitor.id, []))
+            # everything it holds: choosing the datapoints at `now` is the engine's job, not the fake's
+            out[monitor.id] = Datapoints(tuple(self.series.get(monitor.id, [])), self.refused.get(monitor.id, ()))
         return out
 
 

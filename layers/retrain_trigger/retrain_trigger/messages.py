@@ -9,7 +9,7 @@ from typing import Any
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, RetrainTriggerError
-from retrain_trigger.model import ActionRecord, MonitorState, Notice, token
+from retrain_trigger.model import ActionRecord, MonitorState, Notice, RefusedItem, token
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
 
 RETRAIN_REQUESTED = "Retraining Requested"
@@ -125,6 +125,32 @@ def error_alert(monitor_id: str, error: RetrainTriggerError, key: str) -> Alert:
         text=f"{monitor_id}: evaluation failed, state left as it was.\n\n{error}\n\nKey: {key}",
         payload=body,
         attributes={"monitor_id": monitor_id, "severity": "error", "event": "evaluation_error", "idempotency_key": key},
+    )
+
+
+def refused_item_key(monitor_id: str, item_key: str) -> str:
+    """The alert key of a bad score item: derived from the monitor and the item's own key, so whoever reports it (the
+    score-window consumer as it enters, or the evaluator as it reads) reports it under one key."""
+    return f"{monitor_id}:bad_score_item:{item_key}"
+
+
+def refused_item_alert(monitor_id: str, item: RefusedItem) -> Alert:
+    """A score item that cannot be a datapoint, named (monitor, item key, field) so its producer can fix or delete
+    it."""
+    key = refused_item_key(monitor_id, item.key)
+    body = {
+        "event": "bad_score_item",
+        "severity": "error",
+        "idempotency_key": key,
+        "item_key": item.key,
+        **item.error.as_dict(),
+    }
+    return Alert(
+        subject=f"[ERROR] {monitor_id} score item refused: {item.error.field} of {item.key!r}"[:100],
+        text=f"{monitor_id}: the score item {item.key!r} was refused and is not read; the monitor is decided on its "
+        f"other datapoints.\n\n{item.error}\n\nKey: {key}",
+        payload=body,
+        attributes={"monitor_id": monitor_id, "severity": "error", "event": "bad_score_item", "idempotency_key": key},
     )
 
 

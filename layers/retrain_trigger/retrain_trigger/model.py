@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -79,6 +79,27 @@ class Observation:
             score=_finite_number(monitor_id, score_field, score),
             metrics={name: _finite_number(monitor_id, name, value) for name, value in (metrics or {}).items()},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedItem:
+    """A score item a read skipped because it cannot be a datapoint: its key as stored (the timestamp text) and the
+    BadInput naming the field."""
+
+    key: str
+    error: BadInput
+
+
+class Datapoints(tuple[Observation, ...]):
+    """A monitor's datapoints, oldest first, and the score items the read skipped (`refused`). A bad item is reported
+    and never decided on; it does not hide the valid datapoints around it."""
+
+    refused: tuple[RefusedItem, ...]
+
+    def __new__(cls, observations: Iterable[Observation] = (), refused: Iterable[RefusedItem] = ()) -> Datapoints:
+        read = super().__new__(cls, observations)
+        read.refused = tuple(refused)
+        return read
 
 
 def _finite_number(monitor_id: str, field_name: str, value: object) -> float:
@@ -181,6 +202,7 @@ class MonitorState(_Record):
     # The evaluation time of the last committed evaluation. A tick older than it is stale: it changes nothing.
     # Written only with a transition (never on a steady tick); absent in a state stored before it existed.
     decided_at: datetime | None = None
+    refused_items: tuple[str, ...] = ()  # keys of the bad score items already reported: never reported again
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:

@@ -25,8 +25,9 @@ class ScoreSource(Protocol):
         or RetryableError/DependencyError. Batched across monitors.
 
         Read "as of" `now`, the tick's time: a late or retried tick sees exactly what an on-time one saw, never a
-        datapoint written after it. A datapoint stamped more than a few minutes ahead of the wall clock (a
-        producer's broken clock) is BadInput on `timestamp`, as is one whose time is not UTC or cannot be read."""
+        datapoint written after it. A score item that cannot be a datapoint (stamped more than a few minutes ahead
+        of the wall clock, a time not UTC or unreadable, a score that is not a number) is skipped and named in the
+        result's `refused` (`model.Datapoints`), so the valid datapoints around it are still read."""
         ...
 
 

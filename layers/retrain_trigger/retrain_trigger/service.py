@@ -16,7 +16,7 @@ from typing import Any, Literal
 from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, episode_id
+from retrain_trigger.model import Datapoints, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import (
     Courier,
     Delivered,
@@ -70,6 +70,7 @@ class MonitorResult:
     error: dict[str, str] | None = None
     actions: list[dict[str, Any]] = field(default_factory=list)
     transitions: list[Decision] = field(default_factory=list)  # what the outbox itself decided (attempt failed)
+    refused: list[dict[str, str]] = field(default_factory=list)  # bad score items reported on this tick
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"monitor_id": self.monitor_id, "outcome": self.outcome, "actions": self.actions}
@@ -82,6 +83,8 @@ class MonitorResult:
             }
         if self.error is not None:
             out["error"] = self.error
+        if self.refused:
+            out["refused"] = self.refused
         return out
 
 
@@ -243,10 +246,16 @@ def _evaluate_one(
     elif window is not None:
         decision = _decide(monitor, state, window, now, config_version, deps)
         result = MonitorResult(monitor.id, decision.outcome, decision)
-        if decision.changed:
+        remembered = _report_refused(monitor, state, window, deps, result, now)
+        if decision.changed or remembered is not None:
+            target = decision.state
+            if remembered is not None:
+                target = target.model_copy(update={"refused_items": remembered})
             try:
                 state = deps.states.commit(
-                    _with_lease(monitor, decision.state, deps, now), state.version, history(decision, config_version)
+                    _with_lease(monitor, target, deps, now),
+                    state.version,
+                    history(decision, config_version) if decision.changed else None,
                 )
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
@@ -260,6 +269,40 @@ def _evaluate_one(
     result.actions += [d.as_dict() for d in courier.log]
     result.transitions = courier.transitions
     return result
+
+
+def _report_refused(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    window: Sequence[Observation],
+    deps: Deps,
+    result: MonitorResult,
+    now: datetime,
+) -> tuple[str, ...] | None:
+    """Alert each bad score item the read skipped that the state does not remember as reported; the keys to remember
+    from now on, or None when nothing new was reported (then nothing is written for it: a steady tick stays one
+    read). What is remembered is bounded by what the read still skips: a key whose item is gone is forgotten at the
+    next commit. An alert that failed is not remembered, so the next tick tries it again."""
+    refused = window.refused if isinstance(window, Datapoints) else ()
+    fresh = [item for item in refused if item.key not in state.refused_items]
+    if not fresh or not monitor.acting_at(now):
+        return None
+    reported: list[str] = []
+    for item in fresh:
+        alert = messages.refused_item_alert(monitor.id, item)
+        key = alert.attributes["idempotency_key"]
+        result.refused.append({"item_key": item.key, **item.error.as_dict()})
+        try:
+            message_id = deps.actions.publish_alert(alert)
+        except RetrainTriggerError as error:
+            result.actions.append(Delivered("sns", key, "failed", error=str(error)).as_dict())
+            continue
+        result.actions.append(Delivered("sns", key, "done", result=message_id).as_dict())
+        reported.append(item.key)
+    if not reported:
+        return None
+    still = {item.key for item in refused}
+    return tuple(k for k in state.refused_items if k in still) + tuple(reported)
 
 
 def _decide(

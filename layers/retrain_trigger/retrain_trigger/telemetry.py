@@ -23,6 +23,10 @@ def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> No
             logger.info("actions delivered", extra=line)
     else:
         _record_decision(result, logger, metrics)
+    for refused in result.refused:
+        logger.error("score item refused", extra={"monitor_id": result.monitor_id, **refused})
+    if result.refused:
+        metrics.add_metric(name="BadScoreItems", unit=MetricUnit.Count, value=len(result.refused))
     for decision in result.transitions:
         logger.warning("outbox transition", extra={**decision.as_log(), "outcome": decision.outcome})
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
@@ -62,7 +66,12 @@ def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) ->
 
 
 def record_report(report: Report, logger: Logger, metrics: Metrics) -> None:
+    """The heartbeat (MonitorsEvaluated) counts evaluations that happened: a tick that only sent its monitors to
+    shards says ShardsSent instead, so a shard queue nobody consumes leaves the heartbeat silent."""
     logger.append_keys(config_version=report.config_version, evaluation_time=report.now.isoformat())
-    metrics.add_metric(name="MonitorsEvaluated", unit=MetricUnit.Count, value=len(report.results))
+    if report.shards:
+        metrics.add_metric(name="ShardsSent", unit=MetricUnit.Count, value=report.shards)
+    else:
+        metrics.add_metric(name="MonitorsEvaluated", unit=MetricUnit.Count, value=len(report.results))
     for result in report.results:
         record_result(result, logger, metrics)

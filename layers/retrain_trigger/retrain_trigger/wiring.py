@@ -7,12 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from retrain_trigger import messages
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.adapters.clients import forget_clients
 from retrain_trigger.adapters.score_windows import ScoreWindowWriter, WindowedScoreSource
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.adapters.shard_queue import SqsShardQueue
 from retrain_trigger.adapters.state_table import DynamoDBStateStore
+from retrain_trigger.model import RefusedItem
 from retrain_trigger.outbox import RetryPolicy
 from retrain_trigger.ports import ConfigSource, ScoreSource
 from retrain_trigger.service import Deps
@@ -44,9 +46,18 @@ def dynamodb_scores(settings: Settings) -> ScoreSource:
 
 @cache
 def score_window_writer() -> ScoreWindowWriter:
-    """The score stream consumer's adapter."""
+    """The score stream consumer's adapter; a score item it refuses is alerted on the alert topic."""
     settings = get_settings()
-    return ScoreWindowWriter(settings.score_window_table_name, settings.score_table_name)
+    alerts = AwsActionGateway(topic_arn=settings.alert_topic_arn, queue_url="", bus_name="")
+
+    def report(monitor_id: str, item: RefusedItem) -> None:
+        alerts.publish_alert(messages.refused_item_alert(monitor_id, item))
+
+    return ScoreWindowWriter(
+        settings.score_window_table_name,
+        settings.score_table_name,
+        report=report if settings.alert_topic_arn else None,
+    )
 
 
 @cache

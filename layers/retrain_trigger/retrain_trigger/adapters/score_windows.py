@@ -5,10 +5,17 @@ The window item (ScoreWindowTable, key monitor_id):
 - `points`: timestamp text -> the score item as the producer wrote it (every attribute but the key's monitor_id);
 - `seqs`: timestamp text -> the stream sequence number that wrote it, so a retried or out-of-order record never
   overwrites a newer write of the same score item;
+- `removed`: timestamp text -> the sequence number of the REMOVE that deleted it (a tombstone), so an older INSERT
+  of that item seen after its REMOVE (a retried or bisected batch) cannot bring the deleted datapoint back. Bounded
+  like the window: the newest WINDOW_CAPACITY by instant, none older than a full window's oldest datapoint;
 - `complete`: true while the window holds every datapoint of the monitor older than its newest (nothing was
   dropped to bound it): a window that is not complete and has too few datapoints as of a late tick sends that
   monitor to the Query path;
-- `malformed`: the last timestamp that could not be read at all, until a readable datapoint follows it;
+- `refused`: timestamp text -> sequence number of the score items refused as they entered: a timestamp that is not
+  UTC in the sortable form (or no time at all) could never be read in its place, so it never enters the window; it
+  is reported once (a log line and an `error` alert naming the monitor, the item and the field) and remembered here
+  (the newest REFUSED_CAPACITY) so a retried record or a MODIFY of it does not report it again; a REMOVE forgets it;
+- `malformed`: kept by earlier versions of this consumer (the last unreadable timestamp); only read;
 - `version`: the optimistic lock of the consumer's read-modify-write.
 
 Merging is idempotent and order-free: a record applies only if its sequence number is at least the one the window
@@ -31,11 +38,12 @@ from retrain_trigger.adapters.scores import (
     FUTURE_TOLERANCE,
     TIMESTAMP_ATTRIBUTE,
     DynamoDBScoreSource,
+    ahead_of_the_clock,
     parse_timestamp,
 )
 from retrain_trigger.config import DynamoDBSource, MonitorConfig
 from retrain_trigger.errors import BadInput, RetrainTriggerError, RetryableError
-from retrain_trigger.model import Observation
+from retrain_trigger.model import Datapoints, Observation, RefusedItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,6 +56,7 @@ KEY = "monitor_id"
 # More than the largest evaluation_periods (100), so a tick somewhat behind the newest writes still finds its window.
 WINDOW_CAPACITY = 128
 MAX_WINDOW_BYTES = 300_000  # DynamoDB refuses items over 400 KB; oldest datapoints go first past this
+REFUSED_CAPACITY = 32  # refused items remembered per window, the newest by sequence number
 WRITE_ATTEMPTS = 5
 
 
@@ -81,29 +90,49 @@ class Window:
     monitor_id: str
     points: dict[str, Image] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)  # tombstones: timestamp text -> the REMOVE's sequence
+    refused: dict[str, int] = field(default_factory=dict)  # refused as they entered: timestamp text -> sequence
     complete: bool = True
-    malformed: tuple[str, int] | None = None  # (timestamp text, its sequence number)
+    malformed: tuple[str, int] | None = None  # (timestamp text, its sequence number), from an earlier consumer
     version: int = 0
+    refusals: list[RefusedItem] = field(default_factory=list, compare=False)  # refused by this merge: to report
 
     def apply(self, record: Mapping[str, Any]) -> None:
         """One stream record of the score table (INSERT, MODIFY or REMOVE); a stale or repeated one changes nothing."""
         stream = record.get("dynamodb", {})
         text = str(stream.get("Keys", {}).get(TIMESTAMP_ATTRIBUTE, {}).get("S", ""))
         seq = int(stream.get("SequenceNumber", "0"))
-        if instant(text) is None:
-            if record.get("eventName") != "REMOVE" and (self.malformed is None or seq >= self.malformed[1]):
-                self.malformed = (text, seq)
+        if self.refuse(text, seq, removed=record.get("eventName") == "REMOVE"):
             return
-        if self.seqs.get(text, -1) > seq:
+        if max(self.seqs.get(text, -1), self.removed.get(text, -1)) > seq:
             return
         if record.get("eventName") == "REMOVE":
             self.points.pop(text, None)
             self.seqs.pop(text, None)
+            self.removed[text] = seq
             return
         image = {k: v for k, v in stream.get("NewImage", {}).items() if k != KEY}
         self.points[text], self.seqs[text] = image, seq
+        self.removed.pop(text, None)
         if self.malformed is not None and seq > self.malformed[1]:
             self.malformed = None
+
+    def refuse(self, text: str, seq: int, *, removed: bool = False) -> bool:
+        """True when the item's timestamp is not one the evaluator can read in its place: then it never enters the
+        window, and it is reported the first time it is seen (a REMOVE forgets it: its producer deleted it)."""
+        try:
+            parse_timestamp(self.monitor_id, text)
+        except BadInput as error:
+            if removed:
+                self.refused.pop(text, None)
+                if self.malformed is not None and self.malformed[0] == text:
+                    self.malformed = None
+            elif self.refused.get(text, -1) < seq:
+                if text not in self.refused:
+                    self.refusals.append(RefusedItem(text, error))
+                self.refused[text] = seq
+            return True
+        return False
 
     def bounded(self) -> None:
         """Keep the newest WINDOW_CAPACITY datapoints by instant, within MAX_WINDOW_BYTES."""
@@ -119,6 +148,15 @@ class Window:
             self.complete = False
             self.points = {t: self.points[t] for t in kept}
             self.seqs = {t: self.seqs[t] for t in kept if t in self.seqs}
+        # A tombstone older than a full window's oldest datapoint guards nothing: an INSERT that old is cut here.
+        oldest = instant(kept[-1]) if len(kept) >= WINDOW_CAPACITY else None
+        tombstones = sorted(
+            ((at, t) for t in self.removed if (at := instant(t)) is not None and (oldest is None or at >= oldest)),
+            reverse=True,
+        )[:WINDOW_CAPACITY]
+        self.removed = {t: self.removed[t] for _at, t in tombstones}
+        newest = sorted(self.refused.items(), key=lambda entry: entry[1], reverse=True)[:REFUSED_CAPACITY]
+        self.refused = dict(newest)
 
     def item(self) -> Image:
         item: Image = {
@@ -128,6 +166,10 @@ class Window:
             "complete": {"BOOL": self.complete},
             "version": {"N": str(self.version + 1)},
         }
+        if self.removed:
+            item["removed"] = {"M": {t: {"N": str(seq)} for t, seq in self.removed.items()}}
+        if self.refused:
+            item["refused"] = {"M": {t: {"N": str(seq)} for t, seq in self.refused.items()}}
         if self.malformed is not None:
             item["malformed"] = {"M": {"text": {"S": self.malformed[0]}, "seq": {"N": str(self.malformed[1])}}}
         return item
@@ -139,6 +181,8 @@ class Window:
             monitor_id=str(item[KEY]["S"]),
             points={t: dict(v["M"]) for t, v in item.get("points", {}).get("M", {}).items()},
             seqs={t: int(v["N"]) for t, v in item.get("seqs", {}).get("M", {}).items()},
+            removed={t: int(v["N"]) for t, v in item.get("removed", {}).get("M", {}).items()},
+            refused={t: int(v["N"]) for t, v in item.get("refused", {}).get("M", {}).items()},
             complete=bool(item.get("complete", {}).get("BOOL", False)),
             malformed=(str(malformed["text"]["S"]), int(malformed["seq"]["N"])) if malformed else None,
             version=int(item.get("version", {}).get("N", "0")),
@@ -153,8 +197,14 @@ def _batch_get(
     return {str(item[KEY]["S"]): dict(item) for item in items}
 
 
+RefusalReport = Callable[[str, RefusedItem], None]  # (monitor id, the item): raises RetrainTriggerError if not reported
+
+
 class ScoreWindowWriter:
-    """The stream consumer's side: merges a batch of score-table records into the windows, one write per monitor."""
+    """The stream consumer's side: merges a batch of score-table records into the windows, one write per monitor.
+    A score item refused as it enters is reported (`report`) before the window that remembers it is written, so a
+    failed report fails that monitor's records, which the stream retries: never lost, at worst reported twice under
+    its one key."""
 
     def __init__(
         self,
@@ -162,12 +212,15 @@ class ScoreWindowWriter:
         score_table: str,
         client: DynamoDBClient | None = None,
         *,
+        report: RefusalReport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.window_table = window_table
         self.score_table = score_table
         self._client = client
+        self._report = report
         self._sleep = sleep
+        self.refused: list[RefusedItem] = []  # refused by the last `apply`: the handler logs them
 
     @property
     def client(self) -> DynamoDBClient:
@@ -178,6 +231,7 @@ class ScoreWindowWriter:
     def apply(self, records: Iterable[Mapping[str, Any]]) -> list[str]:
         """Merge the records; returns the sequence numbers of the records whose monitor's window could not be
         written (Lambda's partial batch response: the stream is retried from the first of them)."""
+        self.refused = []
         by_monitor: dict[str, list[Mapping[str, Any]]] = {}
         for record in records:
             keys = record.get("dynamodb", {}).get("Keys", {})
@@ -201,12 +255,18 @@ class ScoreWindowWriter:
         return [str(r["dynamodb"]["SequenceNumber"]) for m in failed for r in by_monitor[m]]
 
     def _merge(self, monitor_id: str, records: Sequence[Mapping[str, Any]], item: Mapping[str, Any] | None) -> None:
+        reported: set[str] = set()
         for _ in range(WRITE_ATTEMPTS):
             window = Window.from_item(item) if item is not None else self._seeded(monitor_id)
             before = window.item() if item is not None else None
             for record in records:
                 window.apply(record)
             window.bounded()
+            for refusal in (r for r in window.refusals if r.key not in reported):
+                if self._report is not None:
+                    self._report(monitor_id, refusal)
+                reported.add(refusal.key)
+                self.refused.append(refusal)
             if window.item() == before:
                 return  # a retried or stale batch: nothing to write
             if self._put(window):
@@ -229,8 +289,7 @@ class ScoreWindowWriter:
         window = Window(monitor_id, complete="LastEvaluatedKey" not in response)
         for item in response.get("Items", []):
             text = str(item.get(TIMESTAMP_ATTRIBUTE, {}).get("S", ""))
-            if instant(text) is None:
-                window.malformed = window.malformed or (text, 0)
+            if window.refuse(text, 0):
                 continue
             window.points[text], window.seqs[text] = {k: v for k, v in item.items() if k != KEY}, 0
         return window
@@ -317,31 +376,35 @@ class WindowedScoreSource:
         return isinstance(source, DynamoDBSource) and source.table in (None, self.fallback.default_table)
 
     def _read(self, monitor: MonitorConfig, window: Window, now: datetime) -> Result | None:
-        """As the Query path reads: the newest `evaluation_periods` datapoints at or before `now`, oldest first, each
-        checked by the same rules (UTC text, not far ahead of the wall clock); None when the window cannot tell."""
+        """As the Query path reads: the newest `evaluation_periods` valid datapoints at or before `now`, oldest first,
+        each checked by the same rules (UTC text, not far ahead of the wall clock, a number), a bad one skipped and
+        named in `refused`; None when the window cannot tell."""
         assert isinstance(monitor.source, DynamoDBSource)
-        try:
-            if window.malformed is not None:
-                parse_timestamp(monitor.id, window.malformed[0])  # raises BadInput naming `timestamp`
-            ordered = sorted(((at, text) for text in window.points if (at := instant(text)) is not None), reverse=True)
-            limit = self.clock() + FUTURE_TOLERANCE
-            for at, text in ordered[: monitor.evaluation_periods]:  # the items the Query path's first page sees
+        refused: list[RefusedItem] = []
+        if window.malformed is not None:  # kept by an earlier consumer, which did not refuse such items itself
+            try:
+                parse_timestamp(monitor.id, window.malformed[0])
+            except BadInput as error:
+                refused.append(RefusedItem(window.malformed[0], error))
+        ordered = sorted(((at, text) for text in window.points if (at := instant(text)) is not None), reverse=True)
+        limit = self.clock() + FUTURE_TOLERANCE
+        found: list[Observation] = []
+        for at, text in ordered:
+            if len(found) >= monitor.evaluation_periods:
+                break
+            try:
                 checked = parse_timestamp(monitor.id, text)
                 if checked > limit:
-                    raise BadInput(
-                        monitor.id,
-                        TIMESTAMP_ATTRIBUTE,
-                        f"datapoint at {at.isoformat()} is ahead of the clock by more than {FUTURE_TOLERANCE}: "
-                        "the producer's clock is wrong, or it wrote a local time as UTC",
+                    raise ahead_of_the_clock(monitor.id, at)
+                if at > now:
+                    continue
+                found.append(
+                    DynamoDBScoreSource._to_observation(  # the Query path's own conversion and checks
+                        monitor, monitor.source, checked, window.points[text]
                     )
-            as_of = [(at, text) for at, text in ordered if at <= now][: monitor.evaluation_periods]
-            if len(as_of) < monitor.evaluation_periods and not window.complete:
-                return None  # older datapoints were dropped from the window: only the table has them
-            return tuple(
-                DynamoDBScoreSource._to_observation(  # the Query path's own conversion and checks
-                    monitor, monitor.source, parse_timestamp(monitor.id, text), window.points[text]
                 )
-                for _at, text in reversed(as_of)
-            )
-        except RetrainTriggerError as error:
-            return error
+            except BadInput as error:
+                refused.append(RefusedItem(text, error))
+        if len(found) < monitor.evaluation_periods and not window.complete:
+            return None  # older datapoints were dropped from the window: only the table has them
+        return Datapoints(reversed(found), refused)

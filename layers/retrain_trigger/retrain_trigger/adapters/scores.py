@@ -2,7 +2,8 @@
 
 Read "as of" the tick's time `now`: nothing stamped after `now` is returned, so a late or retried tick decides
 exactly as an on-time one. Every instant is UTC from here on. A DynamoDB item stamped more than FUTURE_TOLERANCE
-ahead of the wall clock is bad input (a producer's broken clock or a local time written as UTC).
+ahead of the wall clock is bad input (a producer's broken clock or a local time written as UTC). A bad DynamoDB item
+is skipped and named in the result's `refused`, and the read goes on past it: one bad item never blocks a monitor.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from retrain_trigger.adapters.clients import aws_client, translated
 from retrain_trigger.config import CloudWatchSource, DynamoDBSource, MonitorConfig
 from retrain_trigger.errors import BadInput, DependencyError, RetrainTriggerError, RetryableError
-from retrain_trigger.model import Observation
+from retrain_trigger.model import Datapoints, Observation, RefusedItem
 from retrain_trigger.ports import ScoreSource
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ Watched = tuple[MonitorConfig, CloudWatchSource]  # a monitor with its source al
 TIMESTAMP_ATTRIBUTE = "timestamp"
 MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit on MetricDataQueries
 FUTURE_TOLERANCE = timedelta(minutes=5)  # how far ahead of the wall clock a producer's clock may run
+# Bad score items a read skips for one monitor before it gives up: each is reported once (and remembered in the
+# monitor's state), so this bounds both the alerts of one tick and what the state remembers.
+MAX_REFUSED = 16
 
 # The score table sorts items by the timestamp's TEXT. In this one form (UTC, 'T', seconds, optional fraction)
 # text order is time order, to the second; any other offset or form would be read out of order.
@@ -69,6 +73,23 @@ def parse_timestamp(monitor_id: str, value: object) -> datetime:
     return at.astimezone(UTC)
 
 
+def item_key(item: Mapping[str, Any]) -> str:
+    """A score item's key within its monitor, as stored: the timestamp's text (what a person looks the item up by)."""
+    raw = item.get(TIMESTAMP_ATTRIBUTE)
+    if isinstance(raw, Mapping) and isinstance(raw.get("S"), str):
+        return str(raw["S"])
+    return "(no timestamp)" if raw is None else repr(_deserializer.deserialize(raw))
+
+
+def ahead_of_the_clock(monitor_id: str, at: datetime) -> BadInput:
+    return BadInput(
+        monitor_id,
+        TIMESTAMP_ATTRIBUTE,
+        f"datapoint at {at.isoformat()} is ahead of the clock by more than {FUTURE_TOLERANCE}: "
+        "the producer's clock is wrong, or it wrote a local time as UTC",
+    )
+
+
 def _stamp(monitor_id: str, item: Mapping[str, AttributeValueTypeDef]) -> datetime:
     raw = item.get(TIMESTAMP_ATTRIBUTE)
     return parse_timestamp(monitor_id, None if raw is None else _deserializer.deserialize(raw))
@@ -84,9 +105,6 @@ def _observation(
     monitor: MonitorConfig, score_name: str, at: datetime, score: object, metrics: Mapping[str, object]
 ) -> Observation:
     return Observation.checked(monitor.id, at, score, metrics, score_field=score_name)
-
-
-Stamped = tuple[datetime, Mapping[str, "AttributeValueTypeDef"]]  # an item with its timestamp parsed
 
 
 class DynamoDBScoreSource:
@@ -124,39 +142,56 @@ class DynamoDBScoreSource:
             return dict(zip((m.id for m in chosen), pool.map(self._read, chosen, sources, nows), strict=True))
 
     def _read(self, monitor: MonitorConfig, source: DynamoDBSource, now: datetime) -> Result:
+        refused: dict[str, RefusedItem] = {}
         try:
             # The newest items, unbounded: an on-time tick needs no more, and they show any item from the future.
-            # Every one must carry a UTC timestamp: one that does not could sort anywhere, so it is never skipped.
-            newest, _ = self._query(monitor, source, monitor.evaluation_periods)
-            stamped: list[Stamped] = [(_stamp(monitor.id, item), item) for item in newest]
-            limit = self.clock() + FUTURE_TOLERANCE
-            for at, _item in stamped:
-                if at > limit:
-                    raise BadInput(
-                        monitor.id,
-                        TIMESTAMP_ATTRIBUTE,
-                        f"datapoint at {at.isoformat()} is ahead of the clock by more than {FUTURE_TOLERANCE}: "
-                        "the producer's clock is wrong, or it wrote a local time as UTC",
-                    )
-            if any(at > now for at, _item in stamped):  # a late or retried tick: read again as of its own time
-                stamped = self._as_of(monitor, source, now)
-            return tuple(self._to_observation(monitor, source, at, item) for at, item in reversed(stamped))
+            found = self._newest(monitor, source, now, refused)
+            if found is None:  # a late or retried tick: read again as of its own time
+                found = self._newest(monitor, source, now, refused, before=_before_next_second(now)) or []
         except RetrainTriggerError as error:
             return error
+        return Datapoints(reversed(found), refused.values())
 
-    def _as_of(self, monitor: MonitorConfig, source: DynamoDBSource, now: datetime) -> list[Stamped]:
-        """The newest `evaluation_periods` items stamped at or before `now`, newest first. The key condition keeps
-        `now`'s whole second; the few items later in that second are dropped here and the read goes on past them."""
-        found: list[Stamped] = []
+    def _newest(
+        self,
+        monitor: MonitorConfig,
+        source: DynamoDBSource,
+        now: datetime,
+        refused: dict[str, RefusedItem],
+        before: str | None = None,
+    ) -> list[Observation] | None:
+        """The newest `evaluation_periods` valid datapoints at or before `now`, newest first. An item that cannot be a
+        datapoint (its time not UTC text, far ahead of the clock, its score not a number) is added to `refused` and
+        the read goes on past it, so one bad item never hides the valid ones. Unbounded (`before` None), None as soon
+        as an item after `now` shows: the caller reads again below `now`'s next second, where the few items later in
+        that second are dropped here."""
+        found: list[Observation] = []
         start: Mapping[str, Any] | None = None
+        limit = self.clock() + FUTURE_TOLERANCE
         while len(found) < monitor.evaluation_periods:
             items, start = self._query(
-                monitor, source, monitor.evaluation_periods - len(found), before=_before_next_second(now), start=start
+                monitor, source, monitor.evaluation_periods - len(found), before=before, start=start
             )
             for item in items:
-                at = _stamp(monitor.id, item)
-                if at <= now:
-                    found.append((at, item))
+                try:
+                    at = _stamp(monitor.id, item)
+                    if at > limit:
+                        raise ahead_of_the_clock(monitor.id, at)
+                    if at > now:
+                        if before is None:
+                            return None
+                        continue
+                    found.append(self._to_observation(monitor, source, at, item))
+                except BadInput as error:
+                    key = item_key(item)
+                    refused.setdefault(key, RefusedItem(key, error))
+                    if len(refused) > MAX_REFUSED:
+                        raise BadInput(
+                            monitor.id,
+                            error.field,
+                            f"more than {MAX_REFUSED} unreadable score items above its valid ones; the last: "
+                            f"{error.problem}",
+                        ) from error
             if start is None:
                 break
         return found
