@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from retrain_trigger.errors import ConfigError
 
@@ -289,12 +290,20 @@ def config_version(document: Mapping[str, Any]) -> str:
 
 
 def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
-    parts = [str(part) for part in first["loc"]]
+    return _config_errors(monitor_id, error)[0]
+
+
+def _config_errors(monitor_id: str, error: ValidationError) -> list[ConfigError]:
+    """Every problem pydantic found in one monitor, each naming the field as the user wrote it."""
+    return [_line_error(monitor_id, line) for line in error.errors()]
+
+
+def _line_error(monitor_id: str, line: ErrorDetails) -> ConfigError:
+    parts = [str(part) for part in line["loc"]]
     if parts[:1] == ["source"] and parts[1:2] in (["dynamodb"], ["cloudwatch"]):
         del parts[1]  # the discriminated union's tag is not a key the user wrote
-    problem = first["msg"]
-    cause = first.get("ctx", {}).get("error")
+    problem = line["msg"]
+    cause = line.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
         problem = str(cause)
     if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
@@ -314,8 +323,11 @@ def _depth(document: Any) -> int:
     return deepest
 
 
-def parse_catalog(document: Any) -> Catalog:
-    """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one."""
+def parse_catalog(document: Any, *, every_error: bool = False) -> Catalog:
+    """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one.
+
+    A broken monitor's errors hold its first problem; with `every_error`, all of them (`retrain-trigger config
+    validate`: the same checks, every field a user has to fix)."""
     if _depth(document) > MAX_DEPTH:
         raise ConfigError("*", "(document)", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(document, Mapping):
@@ -347,7 +359,7 @@ def parse_catalog(document: Any) -> Catalog:
         try:
             parsed.append(MonitorConfig.model_validate({**defaults, **raw}))
         except ValidationError as error:
-            errors.append(_config_error(monitor_id, error))
+            errors.extend(_config_errors(monitor_id, error) if every_error else [_config_error(monitor_id, error)])
     return Catalog(
         version=config_version(document),
         monitors=tuple(parsed),
