@@ -30,7 +30,14 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from retrain_trigger_local.runtime import REGION, ROOT, SANDBOX_ENV, LambdaContext, enter_sandbox, load_handler
-from retrain_trigger_local.world import PIPELINE_STATUS_EVENT, REFERENCE, SCHEDULED_EVENT, STACK_NAME, DemoMonitor
+from retrain_trigger_local.world import (
+    PIPELINE_STATUS_EVENT,
+    REFERENCE,
+    SCHEDULED_EVENT,
+    STACK_NAME,
+    DemoMonitor,
+    prepare_world,
+)
 
 STATE_DIR = ROOT / ".local-stack"
 STACK_VARIABLE = "RETRAIN_TRIGGER_STACK"  # the CLI's default --stack-name (retrain_trigger_cli reads it)
@@ -204,9 +211,7 @@ def serve(files: StateFiles, scores: Path | None, say: TextIO) -> int:
     import boto3  # noqa: PLC0415
 
     from retrain_trigger_local.deploy import deploy_stack  # noqa: PLC0415
-    from retrain_trigger_local.local_invoke import detach_event_sources  # noqa: PLC0415
-    from retrain_trigger_local.moto_server import start_moto_server  # noqa: PLC0415
-    from retrain_trigger_local.world import prepare_world  # noqa: PLC0415
+    from retrain_trigger_local.moto_server import detach_event_sources, start_moto_server  # noqa: PLC0415
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -37,14 +37,15 @@ def test_validate_reports_every_problem_each_naming_its_monitor_and_field_and_ex
     assert run.code == 2
     assert run.out == ""
     *problems, summary = run.err.splitlines()
-    assert problems == [
-        f"{BROKEN}: monitor 'churn-model': field 'warning': Input should be a valid number, unable to parse string as "
-        "a number",
-        f"{BROKEN}: monitor 'fraud-model': field 'critical': Field required",
-        f"{BROKEN}: monitor 'fraud-model': field 'cooldown': must not be negative",
-        f"{BROKEN}: monitor 'fraud-model': field 'critcal': Extra inputs are not permitted",
-        f"{BROKEN}: monitor 'ranker': field 'reset': must not be above critical",
+    named = [line.removeprefix(f"{BROKEN}: ").split(": ", 2) for line in problems]
+    assert [(monitor, field) for monitor, field, _ in named] == [
+        ("monitor 'churn-model'", "field 'warning'"),
+        ("monitor 'fraud-model'", "field 'critical'"),
+        ("monitor 'fraud-model'", "field 'cooldown'"),
+        ("monitor 'fraud-model'", "field 'critcal'"),  # the typo, besides the key it leaves missing
+        ("monitor 'ranker'", "field 'reset'"),  # a rule across fields, in a monitor whose fields parse
     ]
+    assert named[2][2] == "must not be negative" and named[4][2] == "must not be above critical"
     assert summary == f"retrain-trigger config: error: {BROKEN}: invalid: 5 problem(s) (one line each above)"
 
 
@@ -56,8 +57,8 @@ def test_validate_rejects_exactly_the_monitors_the_evaluator_rejects() -> None:
 
     assert [m.id for m in every.monitors] == [m.id for m in evaluator.monitors]
     assert {e.monitor_id for e in every.errors} == {e.monitor_id for e in evaluator.errors}
-    for first in evaluator.errors:  # the evaluator's one line per monitor is the first of validate's
-        assert next(e for e in every.errors if e.monitor_id == first.monitor_id).as_dict() == first.as_dict()
+    for reported in evaluator.errors:  # the evaluator's one line per monitor is one of validate's, word for word
+        assert reported.as_dict() in [e.as_dict() for e in every.errors]
 
 
 def test_a_document_level_problem_is_one_line_and_exit_2(cli: Any, tmp_path: Path) -> None:

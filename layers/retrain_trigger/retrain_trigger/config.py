@@ -24,7 +24,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from retrain_trigger.errors import ConfigError
 
@@ -290,20 +290,12 @@ def config_version(document: Mapping[str, Any]) -> str:
 
 
 def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
-    return _config_errors(monitor_id, error)[0]
-
-
-def _config_errors(monitor_id: str, error: ValidationError) -> list[ConfigError]:
-    """Every problem pydantic found in one monitor, each naming the field as the user wrote it."""
-    return [_line_error(monitor_id, line) for line in error.errors()]
-
-
-def _line_error(monitor_id: str, line: ErrorDetails) -> ConfigError:
-    parts = [str(part) for part in line["loc"]]
+    first = error.errors()[0]
+    parts = [str(part) for part in first["loc"]]
     if parts[:1] == ["source"] and parts[1:2] in (["dynamodb"], ["cloudwatch"]):
         del parts[1]  # the discriminated union's tag is not a key the user wrote
-    problem = line["msg"]
-    cause = line.get("ctx", {}).get("error")
+    problem = first["msg"]
+    cause = first.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
         problem = str(cause)
     if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
@@ -321,6 +313,21 @@ def _depth(document: Any) -> int:
             if depth <= MAX_DEPTH:
                 stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, Mapping) else value))
     return deepest
+
+
+def _config_errors(monitor_id: str, error: ValidationError) -> list[ConfigError]:
+    """Every problem in one monitor, each named as `_config_error` names one (it is given them one at a time)."""
+    return [
+        _config_error(monitor_id, ValidationError.from_exception_data(error.title, [_init_details(line)]))
+        for line in error.errors()
+    ]
+
+
+def _init_details(line: ErrorDetails) -> InitErrorDetails:
+    details: InitErrorDetails = {"type": line["type"], "loc": line["loc"], "input": line["input"]}
+    if "ctx" in line:
+        details["ctx"] = line["ctx"]
+    return details
 
 
 def parse_catalog(document: Any, *, every_error: bool = False) -> Catalog:
