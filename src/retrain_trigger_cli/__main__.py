@@ -1,5 +1,6 @@
 """`retrain-trigger`: replay, compare and tune, plot and simulate drift scores with the evaluator's own policy
-engine, and read the state of a deployed stack. Run `retrain-trigger COMMAND --help` for each command."""
+engine; read the state of a deployed stack, and validate and push its configuration. Run `retrain-trigger COMMAND
+--help` for each command."""
 
 from __future__ import annotations
 
