@@ -122,7 +122,7 @@ test: lint typecheck pytest docs sam-validate sam-build sam-local cfn-lint check
 # sam build (cached) for the artefact sizes;
 # make bench QUICK=1: small sizes, about a minute and a half on 2 cores, no build.
 bench: venv $(if $(QUICK),,sam-build)
-	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick) --out $(OUT)
+	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick,--docs docs/benchmark.md) --out $(OUT)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache

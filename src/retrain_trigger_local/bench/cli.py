@@ -15,6 +15,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TextIO
 
+from retrain_trigger_local.bench import docs_page
 from retrain_trigger_local.bench.artefacts import build_sizes
 from retrain_trigger_local.bench.coldstart import COLD_START_MONITORS, COLD_START_RUNS, compare_cold_starts
 from retrain_trigger_local.bench.fanout import FANOUT_CAP_SECONDS, FANOUT_MONITORS, measure_fanout
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cold-start-runs", type=int, help="fresh processes per cold-start variant (default 100)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, help="what to measure (default everything)")
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="directory of bench.json")
+    parser.add_argument("--docs", type=Path, help="the docs' benchmark page: this run's report replaces its block")
     args = parser.parse_args(args_list)
     base = QUICK if args.quick else Options()
     options = Options(
@@ -152,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run(options, args_list)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(as_dict(report), indent=2) + "\n")
-    print(markdown(report))
-    print(json_line(report))
+    tables, line = markdown(report), json_line(report)
+    print(tables)
+    print(line)
+    if args.docs is not None:
+        docs_page.write(args.docs, tables, line)
     return 0
