@@ -272,8 +272,8 @@ def up(files: StateFiles, scores: Path | None, say: TextIO) -> LiveStack:
     if scores is not None:
         read_scores(scores)  # a bad file is the user's mistake: say so here, not in the detached process's log
     files.folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", SERVER_MARK, "--state-dir", str(files.folder), "serve"]
-    command += ["--scores", str(scores)] if scores else []
+    scores_flag = str(scores) if scores else ""  # always given: serve's own default is the reference scores
+    command = [sys.executable, "-m", SERVER_MARK, "--state-dir", str(files.folder), "serve", "--scores", scores_flag]
     with files.log.open("w") as log:
         process = subprocess.Popen(
             command,

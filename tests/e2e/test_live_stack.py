@@ -136,3 +136,16 @@ def test_up_with_a_missing_score_file_names_it(state: Path, tmp_path: Path) -> N
 
     assert started.returncode == 2
     assert started.stderr.startswith(f"make up: error: {tmp_path / 'nope.csv'}: cannot read the scores")
+
+
+@pytest.mark.e2e
+def test_up_without_scores_starts_an_empty_stack(state: Path) -> None:
+    started = live_stack(state, "up", "--scores", "")  # what `make up SCORES=` runs
+
+    assert started.returncode == 0, started.stderr
+    assert "0 scores replayed" in started.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | exported(started.stdout)
+    status = subprocess.run(
+        [sys.executable, "-m", "retrain_trigger_cli", "status"], capture_output=True, text=True, env=env, check=False
+    )
+    assert status.stdout.splitlines()[1].split()[:3] == ["churn-model", "never", "evaluated"]
