@@ -14,7 +14,7 @@ OUT ?= demo-output
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-cli demo up down test lint typecheck pytest unit functional e2e docs sam-validate sam-build cfn-lint checkov bench clean
+.PHONY: help venv sam-cli demo up down test lint typecheck pytest unit functional e2e docs sam-validate sam-build cfn-lint checkov bench clean mutants
 
 help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
@@ -24,6 +24,7 @@ help:
 	@echo "make docs                                                  the docs/ site, mkdocs build --strict into site/ (a broken link fails)"
 	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
 	@echo "make bench [QUICK=1]                                       calls, wall time, imports, RSS, fan-out, cost vs naive and floor"
+	@echo "make mutants [MAX_CHILDREN=2]                              mutmut over the engine and the outbox vs tests/unit: score, survivors, JSON"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,5 +125,10 @@ test: lint typecheck pytest docs sam-validate sam-build sam-local cfn-lint check
 bench: venv $(if $(QUICK),,sam-build)
 	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick,--docs docs/benchmark.md) --out $(OUT)
 
+# By hand, not in `make test`: about 15 minutes on 2 cores. docs/mutants.md holds the last measured run.
+MAX_CHILDREN ?= 2
+mutants: venv
+	$(BIN)/python scripts/mutants.py --max-children $(MAX_CHILDREN)
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache .mutants

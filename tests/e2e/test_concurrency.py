@@ -10,7 +10,7 @@ import json
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,31 @@ def invoke_concurrently(handler: Any, event: dict[str, Any], invocations: int) -
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not [t for t in threads if t.is_alive()], "an invocation was still running after 120 s"
     assert not errors, errors
+    assert len(results) == invocations
     return results
+
+
+class Watcher(threading.Thread):
+    """A thread whose failure is the test's failure: `finish` re-raises what it raised, or says it never ended."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__()
+        self.watch = target
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.watch()
+        except BaseException as error:  # re-raised in the test's own thread by `finish`
+            self.failure = error
+
+    def finish(self, timeout: float) -> None:
+        self.join(timeout=timeout)
+        assert not self.is_alive(), f"the watcher was still running after {timeout} s"
+        if self.failure is not None:
+            raise AssertionError(f"the watcher failed: {self.failure!r}") from self.failure
 
 
 @pytest.mark.e2e
@@ -134,10 +157,12 @@ def test_status_events_arriving_while_16_invocations_deliver_repeat_no_action(de
     lifecycle_outcomes: list[str] = []
 
     def status_events_as_soon_as_the_pipeline_starts() -> None:
+        runs: list[Any] = []
         for _ in range(600):
             runs = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
             if runs:
                 break
+        assert runs, "no pipeline execution appeared while the evaluators ran"
         arn = runs[0]["PipelineExecutionArn"]
         description = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionDescription"]
         for status in ("Executing", "Executing", "Succeeded", "Succeeded"):  # delivered twice each, as AWS may
@@ -147,10 +172,10 @@ def test_status_events_arriving_while_16_invocations_deliver_repeat_no_action(de
             result = lifecycle.lambda_handler(event, LambdaContext("lifecycle", str(uuid.uuid4())))
             lifecycle_outcomes.append(result["outcome"])
 
-    watcher = threading.Thread(target=status_events_as_soon_as_the_pipeline_starts)
+    watcher = Watcher(status_events_as_soon_as_the_pipeline_starts)
     watcher.start()
     invoke_concurrently(evaluator, tick, 16)
-    watcher.join(timeout=120)
+    watcher.finish(timeout=120)
     later = dict(tick, time="2024-08-09T01:00:00Z")
     evaluator.lambda_handler(later, LambdaContext("evaluator", str(uuid.uuid4())))  # delivers whatever waits
 

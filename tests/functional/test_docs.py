@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from markdown.extensions.toc import slugify
 
 from retrain_trigger.model import ActionStatus
 from retrain_trigger_local import docs_tables
+from retrain_trigger_local.bench.docs_page import with_run
 from retrain_trigger_local.template import read_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,5 +271,26 @@ def test_the_site_builds_offline_from_every_page() -> None:
     assert config["plugins"] == ["search"]  # nothing that fetches at build time
     assert config["strict"] is True
     nav_pages = {page for entry in config["nav"] for page in entry.values()}
-    pages = {page.name for page in DOCS.glob("*.md")} - {"mutants.md"}  # the lead adds mutants.md to the nav
+    pages = {page.name for page in DOCS.glob("*.md")}
     assert pages <= nav_pages
+
+
+def test_no_tracked_file_names_a_package_registrys_host() -> None:
+    # The packages are installed by name through the ordinary clients; the repository never names their hosts.
+    hosts = ("pypi" + ".org", "pythonhosted" + ".org", "debian" + ".org", "npmjs" + ".org", "npmjs" + ".com")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    named = [
+        f"{name.decode()}: {host}"
+        for name in tracked
+        if name and (ROOT / name.decode()).is_file()
+        for host in hosts
+        if host.encode() in (ROOT / name.decode()).read_bytes()
+    ]
+
+    assert named == []
+
+
+def test_the_benchmark_page_has_the_markers_make_bench_writes_between() -> None:
+    page = (DOCS / "benchmark.md").read_text()
+
+    assert with_run(page, "t", "{}").count("<!-- bench:start -->") == 1

@@ -11,8 +11,9 @@ from botocore.config import Config
 from botocore.stub import Stubber
 
 from retrain_trigger.adapters.ssm_config import SsmConfigSource
+from retrain_trigger.config import PipelineConfig
 from retrain_trigger.errors import ConfigError, DependencyError, RetryableError
-from tests.support.resources import REGION, create_parameter
+from tests.support.resources import REGION, create_parameter, parameter_defaults
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -35,7 +36,7 @@ def test_the_templates_default_configuration_loads_as_one_monitor(ssm: SSMClient
 
     assert catalog.errors == ()
     assert [m.id for m in catalog.monitors] == ["churn-model"]
-    assert catalog.monitors[0].actions.pipeline is not None
+    assert catalog.monitors[0].actions.pipeline == PipelineConfig(name=parameter_defaults()["PipelineName"])
 
 
 def test_a_missing_parameter_is_a_config_error_naming_the_setting(ssm: SSMClient) -> None:

@@ -26,7 +26,11 @@ class FakeConfig:
 
 @dataclass
 class FakeScores:
-    """Datapoints per monitor; a monitor mapped to an error returns that error (as a source would)."""
+    """Datapoints per monitor; a monitor mapped to an error returns that error (as a source would).
+
+    It returns every datapoint it holds, in the order they were added: it does not filter by `now` nor keep the
+    newest `evaluation_periods`. The real sources do both (pinned on moto in tests/functional/test_score_sources.py);
+    a fake that did too would hide an engine that trusted them to, e.g. a late tick reading a newer datapoint."""
 
     series: dict[str, list[Observation]] = field(default_factory=dict)
     errors: dict[str, RetrainTriggerError] = field(default_factory=dict)
@@ -42,8 +46,7 @@ class FakeScores:
             if monitor.id in self.errors:
                 out[monitor.id] = self.errors[monitor.id]
                 continue
-            known = sorted((o for o in self.series.get(monitor.id, []) if o.at <= now), key=lambda o: o.at)
-            out[monitor.id] = tuple(known[-monitor.evaluation_periods :])
+            out[monitor.id] = tuple(self.series.get(monitor.id, []))
         return out
 
 
@@ -57,6 +60,9 @@ class FakeStateStore:
     unreadable: set[str] = field(default_factory=set)  # get_many answers these with an error
     failing_commits: set[str] = field(default_factory=set)  # commits of these raise a DependencyError
     before_commit: Callable[[MonitorState], None] | None = None  # runs just before a commit lands (races)
+    # Commits (by number, counting from 1) that land but answer StaleState, as a conditional write whose answer
+    # was lost and that the SDK retried does.
+    lost_answers: set[int] = field(default_factory=set)
 
     def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
         out: dict[str, MonitorState | RetrainTriggerError] = {}
@@ -90,6 +96,8 @@ class FakeStateStore:
         self.commits += 1
         if history is not None:
             self.history.append(history)
+        if self.commits in self.lost_answers:
+            raise StaleState(state.monitor_id, expected_version)
         return committed
 
     def find_by_execution(self, execution_arn: str) -> str | None:
@@ -145,7 +153,11 @@ class FakeGateway:
 
     def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
         for call in self.of("sagemaker"):
-            if isinstance(call.payload, PipelineStart) and idempotency_key in call.payload.description:
+            if (
+                isinstance(call.payload, PipelineStart)
+                and call.payload.pipeline_name == pipeline_name
+                and idempotency_key in call.payload.description
+            ):
                 return f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/{call.key[:12]}"
         return None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from retrain_trigger.config import parse_catalog, parse_catalog_json
+from retrain_trigger.config import PipelineConfig, parse_catalog, parse_catalog_json
 from retrain_trigger.errors import ConfigError
 
 
@@ -197,5 +197,4 @@ def test_the_schema_s_own_depth_is_accepted() -> None:
 
     (monitor,) = parse_catalog(document({"id": "m", "actions": {"pipeline": pipeline}})).monitors
 
-    assert monitor.actions.pipeline is not None
-    assert monitor.actions.pipeline.parameters == {"Region": "eu-west-1"}
+    assert monitor.actions.pipeline == PipelineConfig(name="p", parameters={"Region": "eu-west-1"})
