@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK, Duration
-from retrain_trigger_cli import compare, config_cmd, live, replay, simulate
+from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100, help="at most this many transitions (default 100)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
+    drift_cmd.add_parsers(commands)
     config_cmd.add_parser(commands)
     return parser
 
@@ -369,6 +370,8 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "status": cmd_status,
     "history": cmd_history,
+    "baseline": drift_cmd.cmd_baseline,
+    "score": drift_cmd.cmd_score,
     "config": config_cmd.run,
 }
 
