@@ -14,11 +14,13 @@ OUT ?= demo-output
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-cli demo test lint typecheck pytest unit functional e2e docs sam-validate sam-build cfn-lint checkov bench clean mutants
+.PHONY: help venv sam-cli demo up down test lint typecheck pytest unit functional e2e docs sam-validate sam-build cfn-lint checkov bench clean mutants
 
 help:
 	@echo "make demo [SCORES=file.csv] [SOURCE=dynamodb|cloudwatch]   replay a score series through the real evaluator on moto"
 	@echo "make test                                                  ruff, mypy, pytest, docs, sam validate --lint, sam build, sam local invoke tier, cfn-lint, checkov"
+	@echo "eval \"\$$(make -s up)\" [SCORES=file.csv]                   a live local stack (moto + the stack), left running; exports its variables"
+	@echo "make down                                                  stop the live stack make up started"
 	@echo "make docs                                                  the docs/ site, mkdocs build --strict into site/ (a broken link fails)"
 	@echo "make invoke [FN=EvaluatorFunction] [EVENT=events/scheduled.json]   sam local invoke in a local Lambda-like container, against moto"
 	@echo "make bench [QUICK=1]                                       calls, wall time, imports, RSS, fan-out, cost vs naive and floor"
@@ -42,6 +44,14 @@ sam-cli: $(SAM_VENV)/.installed
 
 demo: venv
 	$(BIN)/python -m retrain_trigger_local.demo --scores $(SCORES) --source $(SOURCE) --out $(OUT) $(ARGS)
+
+# A live local stack: moto on loopback with the demo's stack and SCORES replayed through the real handlers, left
+# running in a detached process (.local-stack/: its pid, address and log). It prints `export` lines for the shell.
+up: venv
+	@$(BIN)/python -m retrain_trigger_local.live_stack up --scores "$(SCORES)"
+
+down: venv
+	@$(BIN)/python -m retrain_trigger_local.live_stack down
 
 lint: venv
 	$(BIN)/ruff check .
@@ -122,4 +132,4 @@ mutants: venv
 	$(BIN)/python scripts/mutants.py --max-children $(MAX_CHILDREN)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .pytest_cache .mypy_cache .ruff_cache .mutants
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache .mutants

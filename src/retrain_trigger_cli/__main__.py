@@ -1,5 +1,6 @@
 """`retrain-trigger`: replay, compare and tune, plot and simulate drift scores with the evaluator's own policy
-engine, and read the state of a deployed stack. Run `retrain-trigger COMMAND --help` for each command."""
+engine; read the state of a deployed stack, and validate and push its configuration. Run `retrain-trigger COMMAND
+--help` for each command."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK, Duration
-from retrain_trigger_cli import compare, drift_cmd, live, replay, simulate
+from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -56,7 +57,10 @@ def timestamp(text: str) -> datetime:
 
 def _stack_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("deployed stack")
-    group.add_argument("--stack-name", help="read resource names from this CloudFormation stack's outputs")
+    group.add_argument(
+        "--stack-name",
+        help=f"read resource names from this CloudFormation stack's outputs (default: ${live.STACK_VARIABLE})",
+    )
     group.add_argument("--state-table", help="the state table's name (instead of the stack output StateTableName)")
     group.add_argument("--config-parameter", help="the SSM parameter holding the configuration document")
     group.add_argument("--endpoint-url", help="send every AWS call here (e.g. a moto server)")
@@ -188,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
     drift_cmd.add_parsers(commands)
+    config_cmd.add_parser(commands)
     return parser
 
 
@@ -325,7 +330,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def _stack(args: argparse.Namespace) -> live.Stack:
     return live.Stack(
-        stack_name=args.stack_name,
+        stack_name=live.default_stack_name(args.stack_name),
         state_table=args.state_table,
         config_parameter=args.config_parameter,
         endpoint_url=args.endpoint_url,
@@ -340,9 +345,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    rows = live.history_rows(_stack(args), args.monitor, args.limit)
-    if not rows and not args.json:
-        print(f"no transitions recorded for monitor {args.monitor!r}")
+    stack = _stack(args)
+    rows = live.history_rows(stack, args.monitor, args.limit)
+    if not rows:
+        configured = live.configured_monitors(stack)
+        if configured is None:
+            raise UsageError(f"no monitor {args.monitor!r}: no transitions recorded (and no configuration to look in)")
+        if args.monitor not in configured:
+            known = ", ".join(configured) or "none"
+            raise UsageError(
+                f"no monitor {args.monitor!r}: no transitions recorded and not configured (monitors: {known})"
+            )
+        if not args.json:
+            print(f"no transitions recorded for monitor {args.monitor!r} yet (configured, never evaluated)")
         return 0
     (live.write_json_lines if args.json else live.write_history)(rows, sys.stdout)
     return 0
@@ -357,6 +372,7 @@ COMMANDS = {
     "history": cmd_history,
     "baseline": drift_cmd.cmd_baseline,
     "score": drift_cmd.cmd_score,
+    "config": config_cmd.run,
 }
 
 

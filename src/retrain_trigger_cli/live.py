@@ -1,11 +1,14 @@
 """A deployed stack: its outputs from CloudFormation, its configuration parameter, and its state table.
 
 `status` and `history` read the state table through the evaluator's own adapter, so they show exactly what it
-committed. `--endpoint-url` points every client at moto (or another endpoint)."""
+committed. `--endpoint-url` points every client at moto (or another endpoint); without flags, boto3's own
+environment applies (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials), and RETRAIN_TRIGGER_STACK names the stack:
+what `eval "$(make -s up)"` exports."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +24,18 @@ from retrain_trigger.errors import ConfigError, RetrainTriggerError
 from retrain_trigger.model import HistoryKind, MonitorState
 from retrain_trigger_cli.errors import AwsError, UsageError
 
+STACK_VARIABLE = "RETRAIN_TRIGGER_STACK"  # the default --stack-name (`make up` exports it)
+NOT_CONFIGURED_HINT = 'for the local stack: eval "$(make -s up)"'
+
+
+def default_stack_name(given: str | None) -> str | None:
+    """The stack a command reads: the flag, else the environment's RETRAIN_TRIGGER_STACK."""
+    return given or os.environ.get(STACK_VARIABLE) or None
+
 
 @contextmanager
-def _aws(what: str) -> Iterator[None]:
+def aws_call(what: str) -> Iterator[None]:
+    """An AWS call's failure as one line naming the call (AwsError, exit code 1)."""
     try:
         yield
     except ClientError as error:
@@ -45,13 +57,22 @@ class Stack:
     region: str | None = None
 
     def client(self, service: str) -> Any:
+        """A client for the stack's region and endpoint; nothing configured is the user's to fix (exit 2), not an
+        AWS error: botocore would only fail on the first call, with a message naming neither variable nor flag."""
         session = boto3.session.Session(region_name=self.region)
+        if not session.region_name:
+            raise UsageError(f"no AWS region: give --region or set AWS_DEFAULT_REGION ({NOT_CONFIGURED_HINT})")
+        if session.get_credentials() is None:
+            raise UsageError(
+                "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                f"({NOT_CONFIGURED_HINT})"
+            )
         return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def outputs(self) -> dict[str, str]:
         if not self.stack_name:
             return {}
-        with _aws(f"DescribeStacks {self.stack_name}"):
+        with aws_call(f"DescribeStacks {self.stack_name}"):
             stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
         return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
@@ -73,14 +94,14 @@ class Stack:
         if self.config_object:
             bucket, _, key = self.config_object.removeprefix("s3://").partition("/")
             where = self.config_object
-            with _aws(f"GetObject {where}"):
+            with aws_call(f"GetObject {where}"):
                 text = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
         elif self.config_parameter:
             where = f"parameter {self.config_parameter}"
-            with _aws(f"GetParameter {self.config_parameter}"):
+            with aws_call(f"GetParameter {self.config_parameter}"):
                 text = self.client("ssm").get_parameter(Name=self.config_parameter)["Parameter"]["Value"]
         else:
-            raise UsageError("no configuration: give --stack-name or --config-parameter")
+            raise UsageError(f"no configuration: give --stack-name (or set {STACK_VARIABLE}) or --config-parameter")
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
@@ -91,12 +112,22 @@ class Stack:
 
     def store(self) -> DynamoDBStateStore:
         if not self.state_table:
-            raise UsageError("no state table: give --stack-name or --state-table")
+            raise UsageError(
+                f"no state table: give --stack-name (or set {STACK_VARIABLE}) or --state-table ({NOT_CONFIGURED_HINT})"
+            )
         return DynamoDBStateStore(self.state_table, client=self.client("dynamodb"))
 
 
 def _iso(at: datetime | None) -> str | None:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+
+
+def configured_monitors(stack: Stack) -> list[str] | None:
+    """The ids of the monitors the stack's configuration declares; None when there is no readable configuration."""
+    catalog = _catalog(stack)
+    if catalog is None:
+        return None
+    return sorted({m.id for m in catalog.monitors} | {e.monitor_id for e in catalog.errors})
 
 
 def _catalog(stack: Stack) -> Catalog | None:
@@ -110,7 +141,7 @@ def _catalog(stack: Stack) -> Catalog | None:
 
 def status_rows(stack: Stack) -> list[dict[str, Any]]:
     """One row per monitor (in the state table or the configuration), sorted by id."""
-    with _aws(f"Scan {stack.state_table}"):
+    with aws_call(f"Scan {stack.state_table}"):
         states = {s.monitor_id: s for s in stack.store().scan_states()}
     catalog = _catalog(stack)
     configured = {m.id: m for m in catalog.monitors} if catalog else {}
@@ -137,7 +168,7 @@ def status_rows(stack: Stack) -> list[dict[str, Any]]:
 
 def history_rows(stack: Stack, monitor_id: str, limit: int) -> list[dict[str, Any]]:
     """The monitor's transitions, newest first, with what the decision saw."""
-    with _aws(f"Query {stack.state_table}"):
+    with aws_call(f"Query {stack.state_table}"):
         entries = stack.store().history(monitor_id, limit)
     return [
         {

@@ -13,7 +13,7 @@ import pytest
 
 from retrain_trigger_cli.__main__ import main
 from retrain_trigger_local.template import resource_properties
-from tests.functional.conftest import aws, aws_credentials, world  # noqa: F401 - the functional tests' fixtures
+from tests.functional.conftest import aws, aws_credentials, deploy, world  # noqa: F401 - the functional tests' fixtures
 from tests.support.resources import resolve
 
 ROOT = Path(__file__).resolve().parents[2]

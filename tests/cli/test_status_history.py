@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -81,15 +82,53 @@ def test_history_lists_the_transitions_newest_first_with_the_decision_inputs(wor
     assert versions == sorted(versions, reverse=True)
 
 
-def test_history_as_a_table_and_for_a_monitor_without_transitions(world: World, cli: Any) -> None:
+def test_history_as_a_table(world: World, cli: Any) -> None:
     warned_then_retrained(world)
 
     table = cli("history", "churn-model", *flags(world)).out.splitlines()
-    empty = cli("history", "nobody", *flags(world))
 
     assert table[0].split() == ["at", "transition", "score", "reason"]
     assert any(line.startswith("2024-08-09T00:00:00Z  WARNING -> RETRAINING") for line in table)
-    assert empty.out == "no transitions recorded for monitor 'nobody'\n"
+
+
+@pytest.mark.parametrize("output", [(), ("--json",)])
+def test_history_of_an_unknown_monitor_is_one_line_on_stderr_and_exit_2(
+    world: World, cli: Any, output: tuple[str, ...]
+) -> None:
+    warned_then_retrained(world)
+
+    run: Run = cli("history", "nobody", *flags(world), *output)
+
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "retrain-trigger history: error: no monitor 'nobody': no transitions recorded and not configured "
+        "(monitors: churn-model)\n"
+    )
+
+
+def test_history_of_a_configured_monitor_never_evaluated_is_an_empty_answer_not_an_error(
+    world: World, cli: Any
+) -> None:
+    document = json.loads(aws_client("ssm").get_parameter(Name=world.parameter)["Parameter"]["Value"])
+    document["monitors"].append({"id": "fraud-model", "critical": 0.3})
+    world.configure(document)
+
+    run: Run = cli("history", "fraud-model", *flags(world))
+
+    assert (run.code, run.err) == (0, "")
+    assert run.out == "no transitions recorded for monitor 'fraud-model' yet (configured, never evaluated)\n"
+
+
+def test_history_of_a_monitor_without_transitions_and_without_a_configuration_to_look_in_exits_2(
+    world: World, cli: Any
+) -> None:
+    run: Run = cli("history", "churn-model", "--state-table", world.state_table)
+
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "retrain-trigger history: error: no monitor 'churn-model': no transitions recorded "
+        "(and no configuration to look in)\n"
+    )
 
 
 def test_the_stack_outputs_name_the_table_and_the_parameter(world: World, cli: Any) -> None:
@@ -110,6 +149,92 @@ def test_the_stack_outputs_name_the_table_and_the_parameter(world: World, cli: A
     run: Run = cli("status", "--stack-name", "retrain-trigger-dev", "--json")
 
     assert [(r["monitor_id"], r["state"], r["mode"]) for r in run.lines()] == [("churn-model", "RETRAINING", "active")]
+
+
+def test_retrain_trigger_stack_names_the_stack_when_no_flag_does(
+    world: World, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warned_then_retrained(world)
+    aws_client("cloudformation").create_stack(
+        StackName="retrain-trigger-dev",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {
+                    "StateTableName": {"Value": world.state_table},
+                    "ConfigParameterName": {"Value": world.parameter},
+                },
+            }
+        ),
+    )
+    monkeypatch.setenv("RETRAIN_TRIGGER_STACK", "retrain-trigger-dev")
+
+    status: Run = cli("status", "--json")
+    history: Run = cli("history", "churn-model", "--json", "--limit", "1")
+
+    assert [(r["monitor_id"], r["state"]) for r in status.lines()] == [("churn-model", "RETRAINING")]
+    assert [r["after"] for r in history.lines()] == ["RETRAINING"]
+
+
+def test_without_a_stack_or_table_the_message_names_the_flags_the_variable_and_make_up(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RETRAIN_TRIGGER_STACK", raising=False)
+
+    run: Run = cli("status")
+
+    assert run.code == 2
+    assert run.err == (
+        "retrain-trigger status: error: no state table: give --stack-name (or set RETRAIN_TRIGGER_STACK) or "
+        '--state-table (for the local stack: eval "$(make -s up)")\n'
+    )
+
+
+@pytest.fixture
+def nothing_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A shell with no AWS region, no credentials, no profile and no instance to ask: a newcomer's first shell."""
+    for name in (
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.parametrize("command", [("status",), ("history", "churn-model")])
+def test_no_region_is_one_line_naming_the_variable_and_exit_2(
+    nothing_configured: None, cli: Any, command: tuple[str, ...]
+) -> None:
+    run: Run = cli(*command, "--stack-name", "retrain-trigger")
+
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        f"retrain-trigger {command[0]}: error: no AWS region: give --region or set AWS_DEFAULT_REGION "
+        '(for the local stack: eval "$(make -s up)")\n'
+    )
+
+
+def test_no_credentials_is_one_line_naming_the_variables_and_exit_2(
+    nothing_configured: None, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    run: Run = cli("status", "--stack-name", "retrain-trigger")
+
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "retrain-trigger status: error: no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+        '(for the local stack: eval "$(make -s up)")\n'
+    )
 
 
 def test_an_unreachable_table_is_an_aws_error_with_exit_code_1(world: World, cli: Any) -> None:

@@ -16,7 +16,7 @@ from tests.support.import_graph import import_cycles, import_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_PACKAGE = ROOT / "src" / "retrain_trigger_local"
-TOOLS = ("demo", "bench.cli", "local_invoke")  # the modules with a user-facing `main` and argument parser
+TOOLS = ("demo", "bench.cli", "local_invoke", "live_stack")  # the modules with a user-facing `main` and argument parser
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from retrain_trigger.errors import ConfigError
 
@@ -332,8 +333,26 @@ def _depth(document: Any) -> int:
     return deepest
 
 
-def parse_catalog(document: Any) -> Catalog:
-    """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one."""
+def _config_errors(monitor_id: str, error: ValidationError) -> list[ConfigError]:
+    """Every problem in one monitor, each named as `_config_error` names one (it is given them one at a time)."""
+    return [
+        _config_error(monitor_id, ValidationError.from_exception_data(error.title, [_init_details(line)]))
+        for line in error.errors()
+    ]
+
+
+def _init_details(line: ErrorDetails) -> InitErrorDetails:
+    details: InitErrorDetails = {"type": line["type"], "loc": line["loc"], "input": line["input"]}
+    if "ctx" in line:
+        details["ctx"] = line["ctx"]
+    return details
+
+
+def parse_catalog(document: Any, *, every_error: bool = False) -> Catalog:
+    """Validate the whole document; a broken monitor becomes a ConfigError, a broken document raises one.
+
+    A broken monitor's errors hold its first problem; with `every_error`, all of them (`retrain-trigger config
+    validate`: the same checks, every field a user has to fix)."""
     if _depth(document) > MAX_DEPTH:
         raise ConfigError("*", "(document)", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(document, Mapping):
@@ -365,7 +384,7 @@ def parse_catalog(document: Any) -> Catalog:
         try:
             parsed.append(MonitorConfig.model_validate({**defaults, **raw}))
         except ValidationError as error:
-            errors.append(_config_error(monitor_id, error))
+            errors.extend(_config_errors(monitor_id, error) if every_error else [_config_error(monitor_id, error)])
     return Catalog(
         version=config_version(document),
         monitors=tuple(parsed),
