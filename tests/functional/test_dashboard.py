@@ -73,7 +73,7 @@ def test_the_stack_has_a_dashboard_named_after_it(stack: StackInfo, body: dict[s
     assert len(titles) == 6, titles
 
 
-def test_the_score_widget_draws_every_monitor_against_the_template_levels(stack: StackInfo, body: dict[str, Any]) -> None:
+def test_the_score_widget_draws_every_monitor_against_the_levels(stack: StackInfo, body: dict[str, Any]) -> None:
     (score,) = [w for w in body["widgets"] if "DriftScore" in json.dumps(w["properties"]["metrics"])]
     levels = {a["label"].split()[0]: a["value"] for a in score["properties"]["annotations"]["horizontal"]}
     parameters = stack.parameters
