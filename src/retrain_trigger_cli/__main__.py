@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK, Duration
-from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, simulate
+from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, report, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -108,6 +108,23 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
     parser.add_argument("--region", help="with --config-from-stack: the AWS region")
 
 
+def _report_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "report",
+        help="one self-contained HTML page of a replay, or of a compare (with its Pareto front)",
+        description="Replay (one --config) or compare (several --config, a --sweep or --labels), then write one "
+        "HTML file: the interactive score-vs-levels plot, the decisions table and, for a compare, the variants and "
+        "their Pareto front. The plotting library is inlined: the page needs no network.",
+    )
+    _replay_arguments(p, many_configs=True)
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=START:STOP:STEP", help="as for compare")
+    p.add_argument("--labels", type=Path, help="as for compare: CSV start,end of the known drift episodes")
+    p.add_argument("--workers", type=int, help="as for compare: parallel processes")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write (default report.html)")
+    p.add_argument("--title", help="the page's title")
+    p.set_defaults(best=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog="retrain-trigger", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -152,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("drift.png"), help="the PNG (or .svg) to write")
     p.add_argument("--svg", action="store_true", help="also write an SVG beside the PNG")
     p.add_argument("--title", help="the figure's title")
+
+    _report_parser(commands)
 
     p = commands.add_parser(
         "simulate",
@@ -258,14 +277,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+@dataclasses.dataclass(frozen=True)
+class _Compared:
+    documents: list[tuple[str, dict[str, Any]]]
+    monitor_id: str
+    labels: list[tuple[datetime, datetime]]
+    scored: list[compare.Scored]
+
+
+def _compared(args: argparse.Namespace, *, single_ok: bool = False) -> _Compared:
+    """Every variant replayed and scored: compare's engine, for `compare` and for `report`."""
     if args.config_from_stack:
         documents = [(args.config_from_stack, _document(args, None))]
     else:
         if not args.config:
             raise UsageError("give --config FILE (repeatable) or --config-from-stack STACK")
         documents = [(str(path), load_document(path)) for path in args.config]
-    if len(documents) < 2 and not args.sweep and not args.labels:
+    if len(documents) < 2 and not args.sweep and not args.labels and not single_ok:
         raise UsageError("nothing to compare: give two or more --config, a --sweep, or --labels to score one")
     if args.best and not args.labels:
         # Without known episodes no variant misses one, and the fewest retrainings (never retrain) would win.
@@ -279,6 +307,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     labels = compare.read_labels(args.labels) if args.labels else []
     variants = compare.variants(documents, args.sweep, monitor.id)
     scored = compare.run(variants, monitor.id, args.scores, column, _simulation(args), args.until, labels, args.workers)
+    return _Compared(documents, monitor.id, list(labels), scored)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    found = _compared(args)
+    scored, labels = found.scored, found.labels
     rows = compare.pareto_front(scored) if args.best else scored
     if args.best and not args.json:
         print(f"Pareto front: {len(rows)} of {len(scored)} variants (missed, median delay, retrains, alerts)")
@@ -363,7 +397,35 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """A replay's page, or with several configurations, a sweep or labels, a compare's page."""
+    is_compare = len(args.config) > 1 or bool(args.sweep) or bool(args.labels)
+    if not is_compare:
+        args.config = args.config[0] if args.config else None
+        result = _replayed(args)
+        series = read_scores(args.scores, score_column_of(result.monitor.source))
+        title = args.title or f"{result.monitor.id}: replay of {args.scores.name}"
+        source = f"configuration {args.config or args.config_from_stack}"
+        page = report.render(title, result, as_frame(series), source=source)
+    else:
+        found = _compared(args, single_ok=True)
+        front = compare.pareto_front(found.scored)
+        if not front:
+            raise UsageError("no valid variant to report on")
+        # With labels the plot replays the variant --best would choose; without, the first one given.
+        drawn = compare.choose(front) if found.labels else next(s for s in found.scored if s.summary is not None)
+        series = read_scores(args.scores, score_column_of(select(drawn.variant.document, found.monitor_id)[1].source))
+        result = replay.run(drawn.variant.document, found.monitor_id, series, _simulation(args), args.until)
+        comparison = report.Comparison(found.scored, front, found.labels, drawn.variant.name)
+        title = args.title or f"{found.monitor_id}: {len(found.scored)} variants on {args.scores.name}"
+        page = report.render(title, result, as_frame(series), comparison)
+    path = report.write(args.out, page)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
+    "report": cmd_report,
     "replay": cmd_replay,
     "compare": cmd_compare,
     "plot": cmd_plot,

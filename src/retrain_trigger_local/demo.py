@@ -126,6 +126,7 @@ class Demo:
         self.say(f"stack {STACK_NAME} created in moto from template.yaml ({len(stack.physical_ids)} resources)")
         for logical_id, resource_type, action in stack.skipped:
             self.say(f"  moto skipped {logical_id} ({resource_type}): {action}")
+        self.say(f"dashboard {stack.physical_ids['Dashboard']} (CloudWatch; moto stores it, it draws nothing)")
         # moto would run the score-window function from the score table's stream itself (and fail without a
         # container engine, once per row); the evaluator reads the score table when a monitor has no window.
         detached = detach_event_sources()

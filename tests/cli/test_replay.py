@@ -204,7 +204,7 @@ def test_a_year_of_hourly_scores_replays_as_8760_evaluations() -> None:
     assert sum(1 for s in steps if s.retrain_started) >= 2  # the saw-tooth breaches more than once
 
 
-@pytest.mark.parametrize("command", ["replay", "compare", "plot", "simulate", "status", "history"])
+@pytest.mark.parametrize("command", ["replay", "compare", "plot", "report", "simulate", "status", "history"])
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as leaving:
         main([command, "--help"])

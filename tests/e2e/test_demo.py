@@ -44,6 +44,7 @@ def test_the_reference_scenario_retrains_once_on_2024_08_09_as_moto_records_it(t
     assert summary["alerts"] == 2  # the warning on 2024-08-03, the retraining on 2024-08-09
     assert "[CRITICAL] churn-model drift 0.2186 > 0.2: retraining started" in output
     assert (tmp_path / "drift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "dashboard retrain-trigger-demo-retrain-trigger (CloudWatch" in output  # the template's, on moto
 
 
 @pytest.mark.e2e
