@@ -18,7 +18,7 @@ from retrain_trigger.config import DEFAULT_TICK, Duration
 from retrain_trigger_cli import compare, live, replay, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
-from retrain_trigger_cli.errors import AwsError, UsageError
+from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
 from retrain_trigger_cli.plot import plot_scores
 from retrain_trigger_cli.scores import as_frame, parse_time, read_scores, score_column_of
 
@@ -30,7 +30,18 @@ def duration(text: str) -> timedelta:
     try:
         return _DURATION.validate_python(text)
     except ValidationError as error:
+        cause = error.errors()[0].get("ctx", {}).get("error")
+        if isinstance(cause, ValueError):  # the configuration's own words, e.g. "must not be negative"
+            raise argparse.ArgumentTypeError(f"{text!r}: {cause}") from error
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 3h, 1d, PT6H)") from error
+
+
+def positive_duration(text: str) -> timedelta:
+    """A duration longer than zero: a tick or a spacing of zero would never advance."""
+    span = duration(text)
+    if not span:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be longer than zero")
+    return span
 
 
 def timestamp(text: str) -> datetime:
@@ -70,7 +81,7 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
     world = parser.add_argument_group("simulation")
     world.add_argument(
         "--tick",
-        type=duration,
+        type=positive_duration,
         default=DEFAULT_TICK,
         help=f"the evaluator's schedule (the stack's TickMinutes; default {DEFAULT_TICK.total_seconds() / 3600:g}h)",
     )
@@ -94,7 +105,7 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retrain-trigger", description=__doc__)
+    parser = OneLineArgumentParser(prog="retrain-trigger", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser(
@@ -149,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=Path, help="also write the drift episodes as CSV start,end")
     p.add_argument("--start", type=timestamp, default=parse_time("2024-01-01T00:00:00Z"))
     p.add_argument("--days", type=float, help="length of the series in days (default 30)")
-    p.add_argument("--every", type=duration, help="time between datapoints (default 1d)")
+    p.add_argument("--every", type=positive_duration, help="time between datapoints (default 1d)")
     p.add_argument("--baseline", type=float)
     p.add_argument("--noise", type=float, help="standard deviation of the Gaussian noise")
     p.add_argument("--onset", type=float, help="days from the start to the first episode")
@@ -198,9 +209,13 @@ def _replayed(args: argparse.Namespace) -> replay.Replay:
     document = _document(args, args.config)
     _, monitor = select(document, args.monitor)
     series = read_scores(args.scores, score_column_of(monitor.source))
+    replay.check_guard_columns(monitor, series)
     for problem in series.problems:
         print(problem, file=sys.stderr)
-    return replay.run(document, monitor.id, series, _simulation(args), args.until)
+    result = replay.run(document, monitor.id, series, _simulation(args), args.until)
+    if warning := replay.unread_datapoints(result, series, args.tick):
+        print(warning, file=sys.stderr)
+    return result
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -243,17 +258,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not args.config:
             raise UsageError("give --config FILE (repeatable) or --config-from-stack STACK")
         documents = [(str(path), load_document(path)) for path in args.config]
-    if len(documents) < 2 and not args.sweep:
-        raise UsageError("nothing to compare: give two or more --config, or a --sweep")
+    if len(documents) < 2 and not args.sweep and not args.labels:
+        raise UsageError("nothing to compare: give two or more --config, a --sweep, or --labels to score one")
+    if args.best and not args.labels:
+        # Without known episodes no variant misses one, and the fewest retrainings (never retrain) would win.
+        raise UsageError("--best needs --labels (CSV start,end of the known drift episodes) to choose by")
     _, monitor = select(documents[0][1], args.monitor, documents[0][0])
     column = score_column_of(monitor.source)
-    for problem in read_scores(args.scores, column).problems:
+    series = read_scores(args.scores, column)
+    replay.check_guard_columns(monitor, series)
+    for problem in series.problems:
         print(problem, file=sys.stderr)
     labels = compare.read_labels(args.labels) if args.labels else []
     variants = compare.variants(documents, args.sweep, monitor.id)
     scored = compare.run(variants, monitor.id, args.scores, column, _simulation(args), args.until, labels, args.workers)
     rows = compare.pareto_front(scored) if args.best else scored
-    if args.best:
+    if args.best and not args.json:
         print(f"Pareto front: {len(rows)} of {len(scored)} variants (missed, median delay, retrains, alerts)")
     if args.json:
         for row in rows:
@@ -265,7 +285,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise UsageError("no valid variant to choose from")
         chosen = compare.choose(rows)
         args.best_out.write_text(json.dumps(chosen.variant.document, indent=2) + "\n")
-        print(f"chosen: {chosen.variant.name}; configuration written to {args.best_out}")
+        if args.json:  # JSON lines stay JSON lines: the choice is one more object
+            choice = {"chosen": chosen.variant.name, "best_out": str(args.best_out), "front": len(rows)}
+            print(json.dumps(choice | {"variants": len(scored)}))
+        else:
+            print(f"chosen: {chosen.variant.name}; configuration written to {args.best_out}")
     return 0
 
 
@@ -288,11 +312,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         if getattr(args, name) is not None
     }
-    scenario = dataclasses.replace(scenario, **overrides)
+    scenario = simulate.checked(dataclasses.replace(scenario, **overrides))
     rows, datapoints = simulate.write(scenario, args.out, args.labels)
     print(f"wrote {args.out}: {rows} rows, {datapoints} datapoints, {rows - datapoints} gaps ({args.preset})")
     if args.labels:
-        print(f"wrote {args.labels}: {len(scenario.episode_spans())} drift episodes")
+        episodes = len(scenario.episode_spans())
+        print(f"wrote {args.labels}: {episodes} drift episode{'' if episodes == 1 else 's'}")
     return 0
 
 

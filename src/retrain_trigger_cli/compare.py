@@ -135,9 +135,14 @@ def read_labels(path: Path) -> list[Span]:
             raise UsageError(f"{path}: needs the columns start,end")
         for row in reader:
             try:
-                spans.append((parse_time(row["start"]), parse_time(row["end"])))
+                start, end = parse_time(row["start"]), parse_time(row["end"])
             except ValueError as error:
                 raise UsageError(f"{path}:{reader.line_num}: {error}") from error
+            if end < start:  # counted, it would catch nothing and pass for a missed episode
+                raise UsageError(
+                    f"{path}:{reader.line_num}: the episode ends ({row['end']}) before it starts ({row['start']})"
+                )
+            spans.append((start, end))
     return spans
 
 

@@ -36,8 +36,14 @@ def select(
     if monitor_id is None:
         if len(catalog.monitors) == 1 and not catalog.errors:
             return catalog, catalog.monitors[0]
-        known = ", ".join(m.id for m in catalog.monitors) or "none valid"
-        raise UsageError(f"{origin}: several monitors ({known}); choose one with --monitor")
+        if not catalog.monitors:  # nothing to choose from: what is wrong with each is the whole answer
+            raise UsageError(f"{origin}: " + "; ".join(str(e) for e in catalog.errors))
+        known = ", ".join(m.id for m in catalog.monitors)
+        invalid = ", ".join(e.monitor_id for e in catalog.errors)
+        raise UsageError(
+            f"{origin}: several monitors ({known}" + (f"; invalid: {invalid}" if invalid else "") + ");"
+            " choose one with --monitor"
+        )
     monitor = catalog.get(monitor_id)
     if monitor is None:
         problem = next((e for e in catalog.errors if e.monitor_id == monitor_id), None)

@@ -4,6 +4,7 @@ episodes, and a marker for each alert and each retraining. The demo's figure is 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,44 @@ ALERT_COLOR = {
     "retrain_failed": "black",
 }
 Span = tuple[datetime, datetime]
+# Beyond this many datapoints a line with a marker per point is a solid band (a year of hourly scores is 8,760):
+# the figure draws each day's range and maximum instead.
+DENSE_POINTS = 1500
+GAP_FACTOR = 1.5  # a step this many times the usual spacing is a gap in the data, drawn as one
+
+
+@dataclass(frozen=True)
+class DrawnSeries:
+    """What the figure draws of the scores: a line broken at each gap (NaN), and for a dense series each day's
+    min-to-max band, the line then being the daily maximum."""
+
+    line: pd.DataFrame  # timestamp, drift_score (NaN where the line breaks)
+    band: pd.DataFrame | None = None  # timestamp, low, high: one row per day
+
+
+def _broken_at_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """The series with a NaN row inside every step longer than GAP_FACTOR times the median step."""
+    if len(frame) < 3:
+        return frame
+    steps = frame["timestamp"].diff()
+    usual = pd.Timedelta(steps.median())
+    if usual <= pd.Timedelta(0):
+        return frame
+    long_steps = steps > usual * GAP_FACTOR
+    gaps = frame.loc[long_steps, "timestamp"] - steps[long_steps] / 2
+    breaks = pd.DataFrame({"timestamp": gaps, "drift_score": float("nan")})
+    return pd.concat([frame, breaks]).sort_values("timestamp").reset_index(drop=True)
+
+
+def drawn_series(frame: pd.DataFrame) -> DrawnSeries:
+    """The series as the figure draws it (see DrawnSeries)."""
+    frame = frame[["timestamp", "drift_score"]].dropna().sort_values("timestamp").reset_index(drop=True)
+    if len(frame) <= DENSE_POINTS:
+        return DrawnSeries(_broken_at_gaps(frame))
+    days = frame.set_index("timestamp")["drift_score"].resample("1D")
+    band = pd.DataFrame({"low": days.min(), "high": days.max()}).rename_axis("timestamp").reset_index()
+    line = band.rename(columns={"high": "drift_score"})[["timestamp", "drift_score"]]  # an empty day is NaN: a gap
+    return DrawnSeries(line, band)
 
 
 def _utc(when: Any) -> pd.Timestamp:
@@ -78,7 +117,20 @@ def plot_scores(
             hatch="//",
             label="grace period" if not index else None,
         )
-    axes.plot(frame["timestamp"], frame["drift_score"], marker="o", markersize=3, color="tab:blue", label="drift score")
+    drawn = drawn_series(frame)
+    if drawn.band is not None:
+        axes.fill_between(
+            drawn.band["timestamp"], drawn.band["low"], drawn.band["high"], color="tab:blue", alpha=0.25,
+            linewidth=0, label="drift score, daily min to max",
+        )  # fmt: skip
+        axes.plot(
+            drawn.line["timestamp"], drawn.line["drift_score"], linewidth=0.8, color="tab:blue", label="daily max"
+        )
+    else:
+        axes.plot(
+            drawn.line["timestamp"], drawn.line["drift_score"], marker="o", markersize=3, color="tab:blue",
+            label="drift score",
+        )  # fmt: skip
     for name, level in levels.items():
         if level is not None:
             axes.axhline(level, label=f"{name} {level:g}", linewidth=1.2, **LEVEL_STYLE.get(name, {}))  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
+import statistics
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from retrain_trigger.config import MonitorConfig, config_version
 from retrain_trigger.model import Status
 from retrain_trigger_cli.configs import select
 from retrain_trigger_cli.engine import Simulation, Step, replay
+from retrain_trigger_cli.errors import UsageError
 from retrain_trigger_cli.scores import ScoreSeries
 
 STATES = tuple(s.value for s in Status)
@@ -41,6 +45,38 @@ def run(
     end = until or series.end
     steps = replay(monitor, series.observations, version, simulation, series.start, end)
     return Replay(monitor, version, tuple(steps), series.start, end)
+
+
+def check_guard_columns(monitor: MonitorConfig, series: ScoreSeries) -> None:
+    """A guard reads the column of its metric's name: without one it never holds and the monitor never retrains,
+    which a replay would show only as "guard does not hold". Refused up front instead."""
+    for metric in monitor.guard_metrics:
+        if metric not in series.columns:
+            raise UsageError(
+                f"monitor {monitor.id!r}: guard metric {metric!r} is not a column of {series.path.name} "
+                f"(columns: {', '.join(series.columns)})"
+            )
+
+
+def unread_datapoints(result: Replay, series: ScoreSeries, tick: timedelta) -> str | None:
+    """A one-line warning when the schedule reads fewer datapoints than the file holds (`every: 1d` on hourly
+    scores): how many are read, i.e. in some evaluation's window of the newest `evaluation_periods`."""
+    times = [o.at for o in series.observations if o.at <= result.end]
+    read: set[int] = set()
+    for step in result.steps:
+        if step.kind == "evaluation":
+            newest = bisect.bisect_right(times, step.at)
+            read.update(range(max(0, newest - result.monitor.evaluation_periods), newest))
+    if len(read) >= len(times):
+        return None
+    every = max(result.monitor.every or tick, tick)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    spacing = timedelta(seconds=statistics.median(gaps)) if gaps else every
+    return (
+        f"warning: monitor {result.monitor.id!r} is evaluated every {_span(every)} on datapoints every "
+        f"{_span(spacing)}: {len(read)} of {len(times)} datapoints are evaluated "
+        "(set every and --tick to the data's interval to evaluate them all)"
+    )
 
 
 def actions(step: Step) -> list[str]:
@@ -158,6 +194,15 @@ def _duration(span: timedelta) -> str:
     return f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
 
 
+def _span(span: timedelta) -> str:
+    """'1d', '6h', '15m', '30s': the configuration's own way of writing a duration, in its largest whole unit."""
+    seconds = span.total_seconds()
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -181,11 +226,11 @@ def marks(result: Replay) -> Marks:
     for step in result.steps:
         decision = step.decision
         for notice in dict.fromkeys(a.notice for a in decision.new_actions):
-            at = notice.datapoint_at or step.at
+            # When it fired, not the datapoint it read: a no-data alert's newest datapoint may be days older.
             if notice.event == "retrain_started":
-                retrains.append(at)
+                retrains.append(step.at)
             else:
-                alerts.append((at, notice.event))
+                alerts.append((step.at, notice.event))
         until = decision.state.grace_until
         if until is not None and until != decision.before.grace_until:
             grace.append((step.at, until))

@@ -34,6 +34,7 @@ class ScoreSeries:
     observations: tuple[Observation, ...]
     problems: tuple[str, ...] = ()
     rows: int = 0
+    columns: tuple[str, ...] = ()  # every column a row of the file has (a JSON line may have its own)
 
     @property
     def start(self) -> datetime:
@@ -102,6 +103,7 @@ def read_scores(path: Path, score_column: str = DEFAULT_SCORE) -> ScoreSeries:
     by_time: dict[datetime, Observation] = {}
     problems: list[str] = []
     rows = 0
+    columns: dict[str, None] = {}
     columns_checked = False
     try:
         for line, row in _rows(path):
@@ -114,6 +116,7 @@ def read_scores(path: Path, score_column: str = DEFAULT_SCORE) -> ScoreSeries:
                 if missing:
                     raise UsageError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
                 columns_checked = True
+            columns.update(dict.fromkeys(str(name) for name in row))
             observation, problem = _observation(row, score_column)
             if problem:
                 problems.append(f"{path}:{line}: {problem}")
@@ -127,7 +130,8 @@ def read_scores(path: Path, score_column: str = DEFAULT_SCORE) -> ScoreSeries:
         raise UsageError(f"{path}: cannot read: {error}") from error
     if not by_time:
         raise UsageError(f"{path}: no datapoints")
-    return ScoreSeries(path, tuple(sorted(by_time.values(), key=lambda o: o.at)), tuple(problems), rows)
+    observations = tuple(sorted(by_time.values(), key=lambda o: o.at))
+    return ScoreSeries(path, observations, tuple(problems), rows, tuple(columns))
 
 
 def _observation(row: Mapping[str, Any], score_column: str) -> tuple[Observation | None, str]:
@@ -171,7 +175,7 @@ def write_scores(path: Path, rows: Iterable[tuple[datetime, float | None]], scor
                 handle.write(json.dumps({TIMESTAMP: at, score_column: score}) + "\n")
     else:
         with path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")  # csv's default is CRLF; score files are LF
             writer.writerow([TIMESTAMP, score_column])
             writer.writerows([at, "" if score is None else f"{score:.4f}"] for at, score in records)
     return len(records)

@@ -4,11 +4,13 @@ the drift episodes it contains, as the labels `compare --labels` reads."""
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from retrain_trigger_cli.errors import UsageError
 from retrain_trigger_cli.scores import write_scores
 
 PRESETS = ("gradual", "sudden", "flapping", "gaps", "recovery")
@@ -64,6 +66,27 @@ def preset(name: str, start: datetime) -> Scenario:
     raise ValueError(f"unknown preset {name!r} (presets: {', '.join(PRESETS)})")
 
 
+def checked(scenario: Scenario) -> Scenario:
+    """The scenario, or a UsageError naming the first option out of its range."""
+    for name in ("days", "baseline", "noise", "onset", "increase", "jump", "duration", "gaps"):
+        value = getattr(scenario, name)
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"--{name} {value}: must be a finite number")
+    limits = (
+        ("--days", scenario.days > 0, "must be more than 0"),
+        ("--noise", scenario.noise >= 0, "must not be negative (it is a standard deviation)"),
+        ("--gaps", 0 <= scenario.gaps < 1, "must be a share from 0 up to, not including, 1"),
+        ("--episodes", scenario.episodes >= 0, "must not be negative"),
+        ("--onset", scenario.onset is None or scenario.onset >= 0, "must not be negative"),
+        ("--duration", scenario.duration is None or scenario.duration > 0, "must be more than 0"),
+    )
+    for option, holds, problem in limits:
+        if not holds:
+            value = getattr(scenario, option.removeprefix("--"))
+            raise UsageError(f"{option} {value:g}: {problem}")
+    return scenario
+
+
 def generate(scenario: Scenario) -> list[tuple[datetime, float | None]]:
     rng = random.Random(scenario.seed)
     spans = scenario.episode_spans()
@@ -92,7 +115,7 @@ def write(scenario: Scenario, out: Path, labels: Path | None = None) -> tuple[in
     if labels is not None:
         labels.parent.mkdir(parents=True, exist_ok=True)
         with labels.open("w", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")  # as the score file: LF, not csv's CRLF
             writer.writerow(["start", "end"])
             for opened, closed in scenario.episode_spans():
                 writer.writerow([opened.strftime("%Y-%m-%dT%H:%M:%SZ"), closed.strftime("%Y-%m-%dT%H:%M:%SZ")])

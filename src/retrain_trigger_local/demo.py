@@ -9,22 +9,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
 import boto3
-import pandas as pd
 
+from retrain_trigger.config import parse_catalog
+from retrain_trigger.model import Observation
+from retrain_trigger_cli.engine import evaluation_times
+from retrain_trigger_cli.errors import OneLineArgumentParser, UsageError
 from retrain_trigger_cli.plot import plot_scores
+from retrain_trigger_cli.scores import ScoreSeries, as_frame, read_scores
 from retrain_trigger_local.deploy import StackInfo, deploy_stack
-from retrain_trigger_local.moto_server import start_moto_server
+from retrain_trigger_local.intrinsics import ParameterError, effective_parameters
+from retrain_trigger_local.moto_server import detach_event_sources, start_moto_server
 from retrain_trigger_local.runtime import REGION, ROOT, LambdaContext, enter_sandbox, load_handler
+from retrain_trigger_local.template import load_template
 from retrain_trigger_local.world import (
     PIPELINE_STATUS_EVENT,
     REFERENCE,
@@ -37,10 +44,11 @@ from retrain_trigger_local.world import (
 
 PIPELINE_DURATION = timedelta(hours=3)  # simulated: the retraining ends three hours after the tick
 DEFAULTS = DemoMonitor()
+TICK = timedelta(minutes=int(DEFAULTS.stack_parameters()["TickMinutes"]))  # the demo stack's schedule
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="retrain-trigger-demo", description=__doc__)
+    parser = OneLineArgumentParser(prog="retrain-trigger-demo", description=__doc__)
     parser.add_argument("--scores", type=Path, default=REFERENCE, help="CSV: timestamp,drift_score[,other metrics]")
     parser.add_argument("--source", choices=["dynamodb", "cloudwatch"], default=DEFAULTS.source)
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output")
@@ -59,21 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_scores(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path)
-    missing = {"timestamp", "drift_score"} - set(frame.columns)
-    if missing:
-        raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame.sort_values("timestamp").reset_index(drop=True)
-
-
 def parse_guard(text: str) -> dict[str, Any]:
     for operator, bound in (("<", "below"), (">", "above")):
         if operator in text:
             metric, value = text.split(operator, 1)
-            return {"metric": metric.strip(), bound: float(value)}
-    raise SystemExit(f"--guard {text!r}: write it as METRIC<VALUE or METRIC>VALUE")
+            try:
+                return {"metric": metric.strip(), bound: float(value)}
+            except ValueError:
+                break
+    raise UsageError(f"--guard {text!r}: write it as METRIC<VALUE or METRIC>VALUE, e.g. 'accuracy<0.85'")
 
 
 def demo_monitor(args: argparse.Namespace) -> DemoMonitor:
@@ -81,15 +83,35 @@ def demo_monitor(args: argparse.Namespace) -> DemoMonitor:
     return DemoMonitor(args.monitor_id, args.critical, args.reset, args.warning, args.pipeline, args.source)
 
 
+def checked_scores(args: argparse.Namespace) -> ScoreSeries:
+    """The score file, the monitor and its guards, checked before anything starts: a user's mistake is one line
+    (UsageError), never a traceback from the middle of a replay."""
+    series = read_scores(args.scores)  # the CLI's reader: a bad row is reported and counts as missing
+    try:
+        effective_parameters(load_template(), demo_monitor(args).stack_parameters())
+    except ParameterError as error:  # what CloudFormation would refuse: a level out of range, a bad pipeline name
+        raise UsageError(str(error)) from error
+    guards = [parse_guard(g) for g in args.guard]
+    monitor = {"id": args.monitor_id, "critical": args.critical, "reset": args.reset, "warning": args.warning}
+    catalog = parse_catalog({"monitors": [monitor | {"guards": guards}]})
+    if catalog.errors:  # the evaluator's own validation, e.g. a reset level above critical
+        raise UsageError(str(catalog.errors[0]))
+    for guard in guards:
+        if guard["metric"] not in series.columns:
+            raise UsageError(
+                f"--guard {guard['metric']!r}: {args.scores} has no such column (columns: {', '.join(series.columns)})"
+            )
+    return series
+
+
 class Demo:
-    def __init__(self, args: argparse.Namespace, endpoint: str, out: TextIO, log: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, series: ScoreSeries, endpoint: str, out: TextIO, log: TextIO) -> None:
         self.args = args
+        self.series = series
         self.out = out
         self.log = log
         self.session = boto3.Session(region_name=REGION)
         self.endpoint = endpoint
-        self.frame = load_scores(args.scores)
-        self.metric_columns = [c for c in self.frame.columns if c not in {"timestamp", "drift_score"}]
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
@@ -104,6 +126,12 @@ class Demo:
         self.say(f"stack {STACK_NAME} created in moto from template.yaml ({len(stack.physical_ids)} resources)")
         for logical_id, resource_type, action in stack.skipped:
             self.say(f"  moto skipped {logical_id} ({resource_type}): {action}")
+        # moto would run the score-window function from the score table's stream itself (and fail without a
+        # container engine, once per row); the evaluator reads the score table when a monitor has no window.
+        detached = detach_event_sources()
+        self.say(
+            f"demo detached the event-source mappings of {', '.join(detached) or 'nothing'} (moto runs no function)"
+        )
         return stack
 
     def prepare_world(self, stack: StackInfo) -> dict[str, str]:
@@ -132,12 +160,11 @@ class Demo:
 
     # --- the replay -------------------------------------------------------------------------------------------
 
-    def write_score(self, stack: StackInfo, row: pd.Series) -> None:
-        at: datetime = row["timestamp"].to_pydatetime()
-        metrics = {c: float(row[c]) for c in self.metric_columns if pd.notna(row[c])}
+    def write_score(self, stack: StackInfo, observation: Observation) -> None:
+        at, metrics = observation.at, dict(observation.metrics)
         if self.args.source == "dynamodb":
             item = {"monitor_id": self.args.monitor_id, "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            item |= {k: Decimal(str(v)) for k, v in {"drift_score": float(row["drift_score"]), **metrics}.items()}
+            item |= {k: Decimal(str(v)) for k, v in {"drift_score": observation.score, **metrics}.items()}
             self.session.resource("dynamodb", endpoint_url=self.endpoint).Table(
                 stack.outputs["ScoreTableName"]
             ).put_item(Item=item)
@@ -147,28 +174,48 @@ class Demo:
             Namespace="MLOps/ModelMonitoring",
             MetricData=[
                 {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": value}
-                for name, value in {"drift_score": float(row["drift_score"]), **metrics}.items()
+                for name, value in {"drift_score": observation.score, **metrics}.items()
             ],
         )
 
     def replay(self, stack: StackInfo) -> int:
+        """Tick the evaluator as the demo stack's schedule does (TickMinutes 1440: once a day, at 00:00 UTC), with
+        every score up to that time written first: one line per day, and a day without a score shows as one."""
         evaluator, lifecycle = self.handlers
         tick_template = json.loads(SCHEDULED_EVENT.read_text())
+        observations = self.series.observations
+        # Up to the first tick at or after the newest score, so that it is read however late in its day it came.
+        last = datetime.fromtimestamp(
+            math.ceil(self.series.end.timestamp() / TICK.total_seconds()) * TICK.total_seconds(), UTC
+        )
+        ticks = list(evaluation_times(None, self.series.start, last, TICK))
+        read = 0
         self.say(f"\n{'date':<12}{'score':>8}  {'state':<12}actions")
-        evaluations = 0
-        for _, row in self.frame.iterrows():
-            self.write_score(stack, row)
-            at = row["timestamp"].to_pydatetime()
+        evaluations, written = 0, 0
+        for at in ticks:
+            newest: Observation | None = None
+            while written < len(observations) and observations[written].at <= at:
+                newest = observations[written]
+                self.write_score(stack, newest)
+                written += 1
+            read += newest is not None
             event = {**tick_template, "id": str(uuid.uuid4()), "time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
             report = self.invoke(evaluator, event, "evaluator")
             evaluations += len(report["monitors"])
+            score = f"{newest.score:>8.4f}" if newest is not None else f"{'-':>8}"
             for monitor in report["monitors"]:
                 actions = [f"{a['kind']}:{a['status']}" for a in monitor["actions"]]
                 state = monitor.get("state_after", monitor["outcome"])
-                self.say(f"{at.date()!s:<12}{row['drift_score']:>8.4f}  {state:<12}{' '.join(actions) or '-'}")
+                self.say(f"{at.date()!s:<12}{score}  {state:<12}{' '.join(actions) or '-'}")
                 if any(a["kind"] == "sagemaker" and a["status"] == "done" for a in monitor["actions"]):
                     arn = next(a["result"] for a in monitor["actions"] if a["kind"] == "sagemaker")
                     self.finish_pipeline(lifecycle, arn, at + PIPELINE_DURATION)
+        if read < len(observations):
+            print(
+                f"warning: the demo stack ticks once a day and reads the newest score at each tick: {read} of "
+                f"{len(observations)} datapoints are evaluated (the retrain-trigger CLI replays any --tick)",
+                file=sys.stderr,
+            )
         return evaluations
 
     def finish_pipeline(self, lifecycle: ModuleType, execution_arn: str, ended: datetime) -> None:
@@ -268,16 +315,13 @@ class Demo:
         evaluations = self.replay(stack)
         seen = self.read_back(stack, queues)
         retrain_dates = sorted(str(i["at"])[:10] for i in seen["retrains"])
-        alert_points = [
-            (a["datapoint_at"], a["event"])
-            for a in (json.loads(m["Message"]) for m in seen["alerts"])
-            if a.get("datapoint_at")
-        ]
+        # Marked when each was decided, not at the datapoint it read (a no-data alert's is days older).
+        alert_points = [(a["decided_at"], a["event"]) for a in (json.loads(m["Message"]) for m in seen["alerts"])]
         figure = plot_scores(
-            self.frame,
+            as_frame(self.series),
             levels={"critical": self.args.critical, "warning": self.args.warning, "reset": self.args.reset},
             alerts=alert_points,
-            retrains=[r["datapoint_at"] for r in seen["requests"]],
+            retrains=[r["decided_at"] for r in seen["requests"]],
             path=self.args.out / "drift.png",
             title=f"{self.args.monitor_id}: drift score vs levels ({self.args.scores.name}, {self.args.source})",
         )
@@ -297,13 +341,20 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        series = checked_scores(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+    except (UsageError, OSError) as error:
+        print(f"retrain-trigger-demo: error: {error}", file=sys.stderr)
+        return 2
+    for problem in series.problems:
+        print(problem, file=sys.stderr)
     enter_sandbox()
     log_path = args.out / "lambda.log"
     with log_path.open("w") as log, start_moto_server() as server:
         enter_sandbox(server.endpoint_url)
         print(f"moto server on {server.endpoint_url}; Lambda logs and EMF metrics go to {log_path}")
-        summary = Demo(args, server.endpoint_url, sys.stdout, log).run()
+        summary = Demo(args, series, server.endpoint_url, sys.stdout, log).run()
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
     return 0

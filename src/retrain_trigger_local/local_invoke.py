@@ -31,8 +31,8 @@ import yaml
 
 from retrain_trigger_local.aws_target import AwsTarget
 from retrain_trigger_local.deploy import StackInfo, deploy_stack
-from retrain_trigger_local.moto_server import MotoServer
-from retrain_trigger_local.runtime import ACCOUNT_ID, REGION, ROOT, sandbox_environment
+from retrain_trigger_local.moto_server import MotoServer, detach_event_sources
+from retrain_trigger_local.runtime import REGION, ROOT, sandbox_environment
 from retrain_trigger_local.template import load_template
 from retrain_trigger_local.world import REFERENCE, SCHEDULED_EVENT, STACK_NAME, DemoMonitor, drain, prepare_world
 
@@ -86,31 +86,6 @@ def endpoint_image(base: str, endpoint_url: str) -> str:
     finally:
         _docker("rm", container)
     return tag
-
-
-def detach_event_sources(account_id: str = ACCOUNT_ID, region: str = REGION) -> list[str]:
-    """Stop moto delivering SQS messages and DynamoDB stream records to the stack's functions; the queues and tables
-    that had a mapping.
-
-    moto runs a mapped function itself, in a container of an image it pulls from a public registry, whenever an
-    engine answers (its "simple" Lambda backend covers Invoke only). Here the functions run only under
-    `sam local invoke`, so the messages and records stay where a test or `make invoke` can read them. The moto server
-    runs in this process: the mappings are dropped from its backends directly (moto ignores Enabled=false on a
-    stream, and DeleteEventSourceMapping leaves the queue's and the table's own links in place).
-    """
-    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415 - moto's internals, only for this
-    from moto.sqs.models import sqs_backends  # noqa: PLC0415
-
-    detached = []
-    sources: list[Any] = [
-        *sqs_backends[account_id][region].queues.values(),
-        *dynamodb_backends[account_id][region].tables.values(),
-    ]
-    for source in sources:
-        if source.lambda_event_source_mappings:
-            source.lambda_event_source_mappings.clear()
-            detached.append(source.name)
-    return sorted(detached)
 
 
 def _sam_images() -> list[str]:

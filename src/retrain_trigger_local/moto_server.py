@@ -16,6 +16,8 @@ from typing import Any, Self
 
 from moto.server import ThreadedMotoServer
 
+from retrain_trigger_local.runtime import ACCOUNT_ID, REGION
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -73,3 +75,29 @@ class MotoServer:
 def start_moto_server(host: str = LOOPBACK) -> MotoServer:
     """Start moto on one address (loopback by default); use `.endpoint_url`, then `.stop()` (or a `with` block)."""
     return MotoServer(host)
+
+
+def detach_event_sources(account_id: str = ACCOUNT_ID, region: str = REGION) -> list[str]:
+    """Stop moto delivering SQS messages and DynamoDB stream records to the stack's functions; the queues and tables
+    that had a mapping.
+
+    moto runs a mapped function itself, in a container of an image it pulls from a public registry, whenever an
+    engine answers (its "simple" Lambda backend covers Invoke only); without one it logs "error running docker" for
+    each record. Locally the functions run only under `sam local invoke` or in-process (the demo), so the messages
+    and records stay where a test, `make invoke` or the demo can read them. The moto server runs in this process:
+    the mappings are dropped from its backends directly (moto ignores Enabled=false on a stream, and
+    DeleteEventSourceMapping leaves the queue's and the table's own links in place).
+    """
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415 - moto's internals, only for this
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    detached = []
+    sources: list[Any] = [
+        *sqs_backends[account_id][region].queues.values(),
+        *dynamodb_backends[account_id][region].tables.values(),
+    ]
+    for source in sources:
+        if source.lambda_event_source_mappings:
+            source.lambda_event_source_mappings.clear()
+            detached.append(source.name)
+    return sorted(detached)

@@ -108,7 +108,7 @@ EVALUATOR_CASES = [
         id="config: sagemaker without a pipeline",
     ),
     pytest.param(Tick("missing_data", "Input should be", {"missing_data": "sometimes"}), id="config: missing_data"),
-    pytest.param(Tick("colour", "Extra inputs", {"colour": "blue"}), id="config: unknown key"),
+    pytest.param(Tick("colour", "unknown key", {"colour": "blue"}), id="config: unknown key"),
     pytest.param(Tick("source", "does not match", {"source": {"type": "kafka"}}), id="config: unknown source type"),
     pytest.param(
         Tick("source.namespace", "Field required", {"source": {"type": "cloudwatch"}}),

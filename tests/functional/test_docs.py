@@ -21,6 +21,7 @@ from markdown.extensions.toc import slugify
 
 from retrain_trigger.model import ActionStatus
 from retrain_trigger_local import docs_tables
+from retrain_trigger_local.bench.docs_page import with_run
 from retrain_trigger_local.template import read_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,3 +288,9 @@ def test_no_tracked_file_names_a_package_registrys_host() -> None:
     ]
 
     assert named == []
+
+
+def test_the_benchmark_page_has_the_markers_make_bench_writes_between() -> None:
+    page = (DOCS / "benchmark.md").read_text()
+
+    assert with_run(page, "t", "{}").count("<!-- bench:start -->") == 1

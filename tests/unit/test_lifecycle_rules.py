@@ -240,31 +240,34 @@ def pending(kind: str, event_: str, episode_id: str, attempt: int) -> ActionReco
     return ActionRecord(kind=kind, key=f"{episode_id}#{attempt}:{event_}", notice=notice)  # type: ignore[arg-type]
 
 
-def test_a_failed_attempt_cancels_only_its_own_pending_retraining_actions() -> None:
-    # given attempt 2 running, with actions still pending from attempt 1, another episode, and an alert of attempt 2
+def test_a_failed_attempt_cancels_every_start_notice_of_an_ended_attempt_and_keeps_its_alerts() -> None:
+    # given attempt 2 running, with start notices still pending from attempt 2, attempt 1 and an older episode, and
+    # an alert of attempt 2 (issue 13 item 13: an ended attempt's start notices are never sent as a fresh start)
     own = pending("sqs", "retrain_started", EPISODE, 2)
-    kept = (
-        pending("sqs", "retrain_started", EPISODE, 1),
-        pending("sqs", "retrain_started", "other@20240101T000000Z", 2),
-        pending("sns", "escalation", EPISODE, 2),
-    )
+    earlier = pending("sqs", "retrain_started", EPISODE, 1)
+    other_episode = pending("sqs", "retrain_started", "other@20240101T000000Z", 2)
+    alert = pending("sns", "escalation", EPISODE, 2)
     second = episode(execution_arn=ARN).model_copy(update={"retrains": 2})
-    state = retraining().model_copy(update={"episode": second, "actions": (own, *kept)})
+    state = retraining().model_copy(update={"episode": second, "actions": (own, earlier, other_episode, alert)})
 
     # when attempt 2 fails
     decision = on_lifecycle(monitor(), state, event("failed", execution_arn=ARN), "v1")
 
-    # then only its own start is cancelled; the rest still goes out, with the failure alert after it
-    assert decision.cancelled == (own,)
-    assert decision.state.actions[:3] == kept
-    assert [a.notice.event for a in decision.state.actions[3:]] == ["retrain_failed"]
+    # then the three start notices are cancelled and stay in the state as cancelled; the alert still goes out,
+    # with the failure alert after it
+    cancelled = tuple(a.model_copy(update={"status": "cancelled"}) for a in (own, earlier, other_episode))
+    assert decision.cancelled == cancelled
+    assert decision.state.actions[:4] == (alert, *cancelled)
+    assert [(a.notice.event, a.status) for a in decision.state.actions[4:]] == [("retrain_failed", "pending")]
 
 
-def test_a_succeeded_attempt_still_delivers_its_pending_retraining_actions() -> None:
+def test_a_succeeded_attempt_cancels_its_undelivered_start_notice_never_sent_as_a_fresh_start() -> None:
+    # issue 13 item 13: once an attempt has ended, its "retraining started" is no longer news
     own = pending("sns", "retrain_started", EPISODE, 1)
     state = retraining(execution_arn=ARN).model_copy(update={"actions": (own,)})
 
     decision = on_lifecycle(monitor(), state, event("succeeded", execution_arn=ARN), "v1")
 
-    assert decision.cancelled == ()
-    assert decision.state.actions == (own,)
+    cancelled = own.model_copy(update={"status": "cancelled"})
+    assert decision.cancelled == (cancelled,)
+    assert decision.state.actions == (cancelled,)

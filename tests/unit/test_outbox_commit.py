@@ -9,7 +9,7 @@ import pytest
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import DependencyError
-from retrain_trigger.model import MonitorState, Status
+from retrain_trigger.model import HistoryKind, MonitorState, Status
 from retrain_trigger.outbox import (
     Courier,
     Delivered,
@@ -111,6 +111,7 @@ def test_a_delivery_reports_each_action_with_its_result_and_records_one_history_
         after="RETRAINING",
         reason="actions: sagemaker done, sqs done, eventbridge done, sns done",
         config_version="v1",
+        kind=HistoryKind.DELIVERY,
         episode_id=EPISODE,
         actions=(f"sagemaker:done:{arn}", "sqs:done:sqs-1", "eventbridge:done:ev-2", "sns:done:msg-3"),
     )
@@ -363,7 +364,13 @@ def test_giving_up_on_a_start_fails_the_attempt_and_delivers_its_alert_in_the_sa
         ("ALARM", "ALARM", "v2"),
     ]
     assert (final.status, final.lease_owner, final.config_version) == (Status.ALARM, None, "v2")
-    assert [(a.kind, a.notice.event, a.status) for a in final.actions] == [("sns", "retrain_failed", "done")]
+    # the attempt's other start notices are cancelled, kept as such until the next transition (issue 13 item 13)
+    assert [(a.kind, a.notice.event, a.status) for a in final.actions] == [
+        ("sqs", "retrain_started", "cancelled"),
+        ("eventbridge", "retrain_started", "cancelled"),
+        ("sns", "retrain_started", "cancelled"),
+        ("sns", "retrain_failed", "done"),
+    ]
     # takeover, the failed try, the transition (announcing the alert), the alert's result
     assert store.commits == 2 + 4
 

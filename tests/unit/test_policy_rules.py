@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput
 from retrain_trigger.messages import headline
 from retrain_trigger.model import LifecycleEvent, MonitorState, Observation, Status
-from retrain_trigger.policy import evaluate, is_due, on_lifecycle, on_start_given_up
+from retrain_trigger.outbox import delivered
+from retrain_trigger.policy import evaluate, is_due, on_cancelled, on_lifecycle, on_start_given_up
 
 from .scenario import Replay, day, monitor, obs
 
@@ -469,6 +471,53 @@ class TestStartGivenUp:
         assert [a.kind for a in decision.cancelled] == ["sqs", "eventbridge", "sns"]
         assert [a.notice.event for a in decision.new_actions] == ["retrain_failed"]
         assert "AccessDenied" in decision.reason
+
+
+class TestActionsCancelled:
+    """`actions_cancelled`: the outbox cancels actions instead of sending them."""
+
+    @staticmethod
+    def throttled_start(config: MonitorConfig) -> MonitorState:
+        decided = evaluate(config, MonitorState(monitor_id="churn-model"), [obs(0, 0.3)], day(0), "v1")
+        return decided.state.model_copy(update={"version": 1})
+
+    def test_a_start_never_made_for_an_attempt_that_ended_is_cancelled_with_its_companions(self) -> None:
+        config = monitor()
+        state = self.throttled_start(config)
+        start = state.actions[0].model_copy(update={"status": "sending", "tried_by": "evaluator-1"})
+        ended = state.model_copy(update={"status": Status.ALARM, "actions": (start, *state.actions[1:])})
+
+        decision = on_cancelled(config, ended, (start,), day(0.1), "never made, its attempt is over", "v1")
+
+        assert decision.state.status is Status.ALARM
+        assert [a.status for a in decision.state.actions] == ["cancelled"] * 4
+        assert [a.kind for a in decision.cancelled] == ["sagemaker", "sqs", "eventbridge", "sns"]
+        assert decision.new_actions == ()
+
+    def test_cancelling_the_running_attempts_unsent_start_withdraws_the_attempt_uncounted(self) -> None:
+        config = monitor(mode="shadow")
+        state = self.throttled_start(monitor())
+
+        decision = on_cancelled(config, state, state.pending, day(0.1), "shadow mode", "v1")
+
+        assert decision.state.status is Status.ALARM
+        assert decision.state.episode is not None and decision.state.episode.retrains == 0
+        assert [a.status for a in decision.state.actions] == ["cancelled"] * 4
+        assert [a.kind for a in decision.cancelled] == ["sagemaker", "sqs", "eventbridge", "sns"]
+        assert decision.new_actions == ()
+        assert "withdrawn" in decision.reason
+
+    def test_cancelling_a_companion_of_a_start_that_went_out_keeps_the_attempt_running(self) -> None:
+        config = monitor(mode="shadow")
+        state = self.throttled_start(monitor())
+        state = delivered(state, state.actions[0], "arn:exec/1", day(0))
+        alert = state.pending[-1]
+
+        decision = on_cancelled(config, state, (alert,), day(0.1), "shadow mode", "v1")
+
+        assert decision.state.status is Status.RETRAINING
+        assert decision.state.episode is not None and decision.state.episode.retrains == 1
+        assert [a.kind for a in decision.cancelled] == ["sqs", "eventbridge", "sns"]  # shadow sends none of them
 
 
 class TestOtherAttempt:

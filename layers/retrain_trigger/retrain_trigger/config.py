@@ -5,6 +5,7 @@ Validated per monitor, so one broken monitor is reported (by id and field) and t
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -27,7 +28,7 @@ from pydantic import (
 
 from retrain_trigger.errors import ConfigError
 
-_COMPACT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_COMPACT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")  # a sign is read, so the check can name it
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -64,7 +65,8 @@ def _not_negative(value: timedelta) -> timedelta:
 
 
 def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
+    _not_negative(value)
+    if value == timedelta(0):
         raise ValueError("must be longer than zero")
     return value
 
@@ -289,17 +291,33 @@ def config_version(document: Mapping[str, Any]) -> str:
 
 
 def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
+    problems = error.errors()
+    # A typo'd key also makes the key it meant "required": the unknown key is the one to name.
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     parts = [str(part) for part in first["loc"]]
     if parts[:1] == ["source"] and parts[1:2] in (["dynamodb"], ["cloudwatch"]):
         del parts[1]  # the discriminated union's tag is not a key the user wrote
     problem = first["msg"]
+    if first["type"] == "extra_forbidden":
+        problem = _unknown_key(parts)
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
         problem = str(cause)
     if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
         parts += [cause.field] if cause.field else []
     return ConfigError(monitor_id, ".".join(parts) or "(monitor)", problem)
+
+
+def _unknown_key(parts: list[str]) -> str:
+    """ "unknown key 'critcal' (did you mean 'critical'?)": the keys the model at that place takes, nearest first."""
+    model: Any = MonitorConfig
+    for part in parts[:-1]:
+        field_info = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field_info, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    known = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(parts[-1], known, n=1) if parts else []
+    return f"unknown key {parts[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
 def _depth(document: Any) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from retrain_trigger.config import MonitorConfig
@@ -127,13 +128,23 @@ def error_alert(monitor_id: str, error: RetrainTriggerError, key: str) -> Alert:
     )
 
 
-def action_failure_alert(monitor: MonitorConfig, action: ActionRecord, max_attempts: int) -> Alert:
-    """One of our actions failed a try (or gave up): said on its own, never queued behind the action that failed."""
+def action_failure_alert(
+    monitor: MonitorConfig, action: ActionRecord, max_attempts: int, retried_every: timedelta | None = None
+) -> Alert:
+    """One of our actions failed a try (or gave up): said on its own, never queued behind the action that failed.
+    `retried_every`: a start in an outage, retried at most that far apart until it goes through."""
     gave_up = action.status == "failed"
     what = f"gave up after {action.attempts} tries" if gave_up else f"try {action.attempts} of {max_attempts} failed"
+    if retried_every is not None:
+        what = f"try {action.attempts} failed"
     next_try = (
         "" if gave_up or action.next_try_at is None else f"; next try not before {action.next_try_at.isoformat()}"
     )
+    if retried_every is not None:
+        next_try += (
+            f". The call never reached a pipeline: an outage, not a failed retraining. It is retried at most"
+            f" {retried_every} apart until it goes through, and retraining attempt {action.notice.attempt} is not spent"
+        )
     key = f"{action.key}:{action.kind}:failed#{action.attempts}"
     body = {
         "monitor_id": monitor.id,

@@ -111,13 +111,14 @@ class Notice(_Record):
         return SEVERITY[self.event]
 
 
-# An action its attempt's failure cancels has no status of its own: it leaves the outbox with the transition that
-# cancels it, which names it (`Decision.cancelled`, the history's `cancelled:<kind>:<key>`), so it can never run.
+# A cancelled action is named by the transition that cancels it (`Decision.cancelled`, the history's
+# `cancelled:<kind>:<key>`) and kept with its status until the next transition, like a delivered one.
 ActionStatus = Literal[
     "pending",  # committed, not yet delivered (or failed and waiting for its next try)
     "sending",  # a try was announced (`tried_by`): until its outcome is recorded, it is unknown whether it landed
     "done",  # delivered; `result` holds what AWS created
     "failed",  # gave up after its last try; alerted on its own
+    "cancelled",  # never to be sent: its attempt ended first, or the monitor was switched to shadow mode
 ]
 
 

@@ -10,7 +10,13 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
   has an unknown outcome: a pipeline start is looked up by its key (and made only if it is not found); any
   other action is recorded as `unconfirmed` and never repeated, so our own logic never sends anything twice;
 - on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
-  (never queued behind it), and if it was the start of a retraining, that attempt is declared failed.
+  (never queued behind it), and if it was the start of a retraining, that attempt is declared failed. A start
+  that failed for want of AWS (throttled, 5xx, timed out: `RetryableError`) is an outage, not a failed
+  retraining: it is retried at a back-off capped at `max_backoff` until it goes through, alerted at every try,
+  and never spends the attempt;
+- answers to the monitor's current mode: muted, it holds every action (untried) until the mute ends; in shadow
+  mode it cancels them (status `cancelled`, named in the history). A start notice whose attempt ended before it
+  went out is cancelled the same way; a start found never made for such an attempt is not made.
 
 The pure functions below decide; `deliver` is the loop that talks to the ports.
 """
@@ -24,15 +30,15 @@ from typing import Literal
 
 from retrain_trigger import messages
 from retrain_trigger.config import ActionKind, MonitorConfig
-from retrain_trigger.errors import RetrainTriggerError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
-from retrain_trigger.policy import on_start_given_up
+from retrain_trigger.errors import RetrainTriggerError, RetryableError, StaleState
+from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState, Status
+from retrain_trigger.policy import attempt_ended, on_cancelled, on_start_given_up
 from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
 
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
-DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held"]
+DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "held", "cancelled"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
 
 
@@ -45,7 +51,8 @@ class RetryPolicy:
     max_backoff: timedelta = timedelta(hours=1)
 
     def next_try(self, attempts: int, now: datetime) -> datetime:
-        return now + min(self.backoff * (1 << max(attempts - 1, 0)), self.max_backoff)
+        # A start in an outage is tried without end: the doubling must stop before timedelta overflows.
+        return now + min(self.backoff * (1 << min(max(attempts - 1, 0), 32)), self.max_backoff)
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,11 @@ def same(a: ActionRecord, b: ActionRecord) -> bool:
     return a.kind == b.kind and a.key == b.key
 
 
+def holds(monitor: MonitorConfig, now: datetime) -> bool:
+    """Muted at `now`: the outbox keeps every action, untried, until the mute ends (shadow mode cancels them)."""
+    return monitor.mode != "shadow" and not monitor.acting_at(now)
+
+
 def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
     """The first action that may run at evaluation time `now`: pending, past its back-off, and the first of its
     notice still pending. Back-off counts in evaluation time, so a retried delivery of the same tick waits."""
@@ -102,7 +114,10 @@ def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
 
 
 def announced(state: MonitorState, action: ActionRecord, owner: str) -> MonitorState:
-    """The try about to be made, written down first: if its outcome is never recorded, the next deliverer knows."""
+    """The try about to be made, written down first: if its outcome is never recorded, the next deliverer knows.
+    A cancelled action is never tried again (a concurrent transition may have cancelled it meanwhile)."""
+    if action.status == "cancelled":
+        return state
     return with_record(state, action.model_copy(update={"status": "sending", "tried_by": owner}))
 
 
@@ -142,6 +157,7 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
     episode = updated.episode
     if (
         is_start(action, state)
+        and updated.status is Status.RETRAINING  # a start resolved after its attempt ended stamps nothing
         and episode is not None
         and action.notice.episode_id == episode.id
         and action.notice.attempt == episode.retrains
@@ -154,11 +170,12 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
 
 
 def failed_try(
-    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy
+    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy, outage: bool = False
 ) -> tuple[MonitorState, ActionRecord]:
-    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt."""
+    """Record a failed try: back off, or give up (`failed`) after the last allowed attempt; in an `outage` never
+    give up (the back-off stays capped at `retry.max_backoff`)."""
     attempts = action.attempts + 1
-    gave_up = attempts >= retry.max_attempts
+    gave_up = attempts >= retry.max_attempts and not outage
     record = action.model_copy(
         update={
             "attempts": attempts,
@@ -203,6 +220,16 @@ class Courier:
 
     def deliver(self, state: MonitorState) -> MonitorState:
         """Run every action that is ready; returns the last committed state."""
+        if holds(self.monitor, self.now):
+            self.log.extend(Delivered(a.kind, a.key, "held") for a in state.pending)
+            return state
+        unsent = tuple(a for a in state.pending if a.status == "pending")
+        if self.monitor.mode == "shadow" and unsent:
+            why = f"shadow mode: {len(unsent)} pending actions cancelled, never sent"
+            cancelled = self._cancel(state, unsent, why)
+            if cancelled is None:
+                return state
+            state = cancelled
         if next_ready(state, self.now) is None:
             return state
         if state.lease_owner != self.owner or (state.lease_until and state.lease_until <= self.wall_clock()):
@@ -230,7 +257,9 @@ class Courier:
         try:
             result = perform(self.monitor, state, action, self.config_version, self.gateway)
         except RetrainTriggerError as error:
-            return self._failed(state, action, str(error))
+            # A start that never reached AWS ran no pipeline: an outage, retried without spending the attempt.
+            outage = isinstance(error, RetryableError) and is_start(action, state)
+            return self._failed(state, action, str(error), outage)
         self.log.append(Delivered(action.kind, action.key, "done", result=result, attempts=action.attempts + 1))
         return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), result, self.now))
 
@@ -239,6 +268,9 @@ class Courier:
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
             arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            if arn is None and (self.monitor.mode == "shadow" or attempt_ended(action, state)):
+                why = f"{action.kind} {action.key} was never made and its attempt is over: cancelled, not made"
+                return self._cancel(state, (action,), why)
             if arn is None:  # it never started: start it now, under the same key
                 return self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
             self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
@@ -246,14 +278,17 @@ class Courier:
         self.log.append(Delivered(action.kind, action.key, "unconfirmed", attempts=action.attempts + 1))
         return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), UNCONFIRMED, self.now))
 
-    def _failed(self, state: MonitorState, action: ActionRecord, error: str) -> MonitorState | None:
-        record = failed_try(state, action, error, self.now, self.retry)[1]
+    def _failed(self, state: MonitorState, action: ActionRecord, error: str, outage: bool) -> MonitorState | None:
+        record = failed_try(state, action, error, self.now, self.retry, outage)[1]
         status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
         self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
-        if not (record.status == "failed" and is_start(action, state)):
-            self._alert_failure(record)  # said first: whatever happens to the write below, the failure is known
+        start_failed = record.status == "failed" and is_start(action, state)
+        if not start_failed:
+            self._alert_failure(record, outage)  # said first: whatever happens to the write below, it is known
         committed = self._commit(
-            state, lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry)[0]
+            state,
+            lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage)[0],
+            announce=not start_failed,  # the start's companions wait for the attempt's verdict, untried
         )
         if committed is None or record.status != "failed" or not is_start(action, committed):
             return committed
@@ -263,10 +298,17 @@ class Courier:
             return committed
         return self._transition(committed, decision)
 
+    def _cancel(self, state: MonitorState, actions: tuple[ActionRecord, ...], why: str) -> MonitorState | None:
+        """Cancel `actions` by a transition of their own (the history names each), never sending them."""
+        self.log.extend(Delivered(a.kind, a.key, "cancelled") for a in actions)
+        return self._transition(state, on_cancelled(self.monitor, state, actions, self.now, why, self.config_version))
+
     def _transition(self, state: MonitorState, decision: Decision) -> MonitorState | None:
         try:
-            ours = leased(decision.state, self.owner, self.wall_clock(), self.lease) or decision.state
-            ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
+            ours = decision.state
+            if next_ready(ours, self.now) is not None:  # the lease only when there is something to deliver
+                ours = leased(ours, self.owner, self.wall_clock(), self.lease) or ours
+                ours = announce_next(ours, self.now, self.owner) if ours.lease_owner == self.owner else ours
             committed = self.states.commit(ours, state.version, history(decision, self.config_version))
         except StaleState:
             self.log.append(LeaseLost(decision.monitor_id))
@@ -274,9 +316,10 @@ class Courier:
         self.transitions.append(decision)
         return committed
 
-    def _alert_failure(self, record: ActionRecord) -> None:
+    def _alert_failure(self, record: ActionRecord, outage: bool = False) -> None:
         """Straight to the topic, never through the outbox: the alert must not wait behind what failed."""
-        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts)
+        retried_every = self.retry.max_backoff if outage else None
+        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts, retried_every)
         key = str(alert.attributes["idempotency_key"])
         try:
             message_id = self.gateway.publish_alert(alert)
@@ -285,13 +328,15 @@ class Courier:
             return
         self.log.append(Delivered("sns", key, "done", result=message_id))
 
-    def _commit(self, state: MonitorState, change: Callable[[MonitorState], MonitorState]) -> MonitorState | None:
+    def _commit(
+        self, state: MonitorState, change: Callable[[MonitorState], MonitorState], announce: bool = True
+    ) -> MonitorState | None:
         """Commit `change` at once, announcing the next ready action in the same write; when nothing else is ready,
         the write gives the lease back and records the delivery in the history. If another writer (the lifecycle
         function) moved the state meanwhile, the same change is applied to the fresh state while the lease is ours;
         if the write had landed and only its answer was lost, that is noticed and not done twice."""
         for _ in range(5):
-            changed = announce_next(change(state), self.now, self.owner)
+            changed = announce_next(change(state), self.now, self.owner) if announce else change(state)
             last = next_ready(changed, self.now) is None
             written = released(changed) if last else changed
             try:

@@ -17,7 +17,16 @@ from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, episode_id
-from retrain_trigger.outbox import Courier, Delivered, RetryPolicy, announce_next, history, leased, next_ready
+from retrain_trigger.outbox import (
+    Courier,
+    Delivered,
+    RetryPolicy,
+    announce_next,
+    history,
+    holds,
+    leased,
+    next_ready,
+)
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
 
@@ -229,7 +238,7 @@ def _evaluate_one(
         if decision.changed:
             try:
                 state = deps.states.commit(
-                    _with_lease(decision.state, deps, now), state.version, history(decision, config_version)
+                    _with_lease(monitor, decision.state, deps, now), state.version, history(decision, config_version)
                 )
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
@@ -298,10 +307,10 @@ def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3)
     raise RetryableError(f"monitor {monitor_id!r}: state kept changing under {attempts} attempts; retry the event")
 
 
-def _with_lease(state: MonitorState, deps: Deps, now: datetime) -> MonitorState:
+def _with_lease(monitor: MonitorConfig, state: MonitorState, deps: Deps, now: datetime) -> MonitorState:
     """Take the lease, and announce the first try, in the same write as the transition when there is something to
-    deliver and the lease is free."""
-    if next_ready(state, now) is None:
+    deliver and the lease is free. Nothing while muted: the outbox holds its actions untried."""
+    if holds(monitor, now) or next_ready(state, now) is None:
         return state
     ours = leased(state, deps.owner, deps.wall_clock(), deps.lease)
     return announce_next(ours, now, deps.owner) if ours is not None else state

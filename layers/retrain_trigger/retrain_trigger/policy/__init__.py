@@ -12,7 +12,16 @@ A gap, and any datapoint not newer than the last completed retraining, count as 
 closes an episode. An episode closes only on `datapoints_to_recover` datapoints below reset.
 """
 
-from retrain_trigger.policy.engine import evaluate, on_lifecycle, on_start_given_up
+from retrain_trigger.policy.decisions import attempt_ended
+from retrain_trigger.policy.engine import evaluate, on_cancelled, on_lifecycle, on_start_given_up
 from retrain_trigger.policy.schedule import is_due, retraining_overdue
 
-__all__ = ["evaluate", "is_due", "on_lifecycle", "on_start_given_up", "retraining_overdue"]
+__all__ = [
+    "attempt_ended",
+    "evaluate",
+    "is_due",
+    "on_cancelled",
+    "on_lifecycle",
+    "on_start_given_up",
+    "retraining_overdue",
+]

@@ -80,6 +80,7 @@ class Move:
     fields: Mapping[str, object] = field(default_factory=dict)
     notices: tuple[Tell, ...] = ()
     guards: Mapping[str, bool] = field(default_factory=dict)
+    cancels: tuple[ActionRecord, ...] = ()  # pending actions this transition cancels, besides the ones it ends
 
 
 Plan = Keep | Move
@@ -91,7 +92,12 @@ def also_tell(ctx: Context, plan: Plan, notice: Tell, **fields: object) -> Move:
     if isinstance(plan, Keep):
         return Move(ctx.state.status, notice.why, fields, (notice,), plan.guards)
     return Move(
-        plan.status, f"{plan.reason}; {notice.why}", {**plan.fields, **fields}, (*plan.notices, notice), plan.guards
+        plan.status,
+        f"{plan.reason}; {notice.why}",
+        {**plan.fields, **fields},
+        (*plan.notices, notice),
+        plan.guards,
+        plan.cancels,
     )
 
 
@@ -99,7 +105,7 @@ def also_set(ctx: Context, plan: Plan, why: str, **fields: object) -> Move:
     """`plan` with `fields` changed as well; a transition of its own (saying `why`) when the plan kept the state."""
     if isinstance(plan, Keep):
         return Move(ctx.state.status, why, fields, (), plan.guards)
-    return Move(plan.status, plan.reason, {**plan.fields, **fields}, plan.notices, plan.guards)
+    return Move(plan.status, plan.reason, {**plan.fields, **fields}, plan.notices, plan.guards, plan.cancels)
 
 
 def decision(ctx: Context, plan: Plan) -> Decision:
@@ -164,20 +170,34 @@ def _moved(
             actions = ()
         state = _recorded(ctx, state, notice, sent=bool(actions))
         new_actions += actions
-    carried = tuple(a for a in before.pending if _still_wanted(a, state))
-    cancelled = tuple(a for a in before.pending if a not in carried)
-    state = state.model_copy(update={"actions": carried + tuple(new_actions)})
+    carried = tuple(a for a in before.pending if _still_wanted(ctx, move, a, state))
+    cancelled = tuple(
+        a.model_copy(update={"status": "cancelled", "next_try_at": None, "tried_by": None})
+        for a in before.pending
+        if a not in carried
+    )
+    state = state.model_copy(update={"actions": carried + cancelled + tuple(new_actions)})
     return state, tuple(new_actions), tuple(suppressed), cancelled
 
 
-def _still_wanted(action: ActionRecord, state: MonitorState) -> bool:
-    """The retraining actions of an attempt that failed are cancelled: a failed attempt's start must never run
-    after it was declared failed. Everything else (alerts, a succeeded attempt's request) still goes out."""
+def _still_wanted(ctx: Context, move: Move, action: ActionRecord, state: MonitorState) -> bool:
+    """Whether a pending action may still go out after this transition. Not when the transition cancels it, nor in
+    shadow mode (nothing is sent), nor when it announces the start of an attempt that is no longer running
+    (succeeded, failed, timed out, escalated, closed): a CI on the queue would retrain again. A try already
+    announced (`sending`) stays, so that its outcome is resolved: a pipeline start is looked up by its key."""
+    if any(a.kind == action.kind and a.key == action.key for a in move.cancels):
+        return False
+    if action.status == "sending":
+        return True
+    return ctx.monitor.mode != "shadow" and not attempt_ended(action, state)
+
+
+def attempt_ended(action: ActionRecord, state: MonitorState) -> bool:
+    """True for a retraining's start notice whose attempt is not the one `state` runs (RETRAINING)."""
     episode = state.episode
-    return not (
-        action.notice.event == "retrain_started"
+    return action.notice.event == "retrain_started" and not (
+        state.status is Status.RETRAINING
         and episode is not None
-        and episode.last_attempt_failed
         and action.notice.episode_id == episode.id
         and action.notice.attempt == episode.retrains
     )

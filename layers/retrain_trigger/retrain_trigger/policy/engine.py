@@ -74,6 +74,19 @@ def on_lifecycle(
     return decision(ctx, rules.retraining_failed(ctx, f"retraining attempt {episode.retrains} {event.kind}{detail}"))
 
 
+def on_cancelled(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    actions: Sequence[ActionRecord],
+    now: datetime,
+    why: str,
+    config_version: str = "",
+) -> Decision:
+    """The outbox cancels `actions` instead of delivering them (see `rules.actions_cancelled`)."""
+    ctx = Context(monitor, state, now, config_version)
+    return decision(ctx, rules.actions_cancelled(ctx, actions, why))
+
+
 def on_start_given_up(
     monitor: MonitorConfig, state: MonitorState, action: ActionRecord, now: datetime, config_version: str = ""
 ) -> Decision:

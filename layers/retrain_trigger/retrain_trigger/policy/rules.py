@@ -299,6 +299,29 @@ def start_given_up(ctx: Context, action: ActionRecord) -> Plan:
     )
 
 
+def actions_cancelled(ctx: Context, actions: Sequence[ActionRecord], why: str) -> Move:
+    """Any state: the outbox cancels `actions` (shadow mode sends nothing; a start found never made for an attempt
+    that ended is not made). When that withdraws the start of the running attempt before it ever went out, the
+    attempt is withdrawn too (ALARM): no pipeline ran, so it is not counted."""
+    state, episode = ctx.state, ctx.state.episode
+    running_start = (
+        state.status is Status.RETRAINING
+        and episode is not None
+        and episode.retrain_started_at is None
+        and any(
+            a.notice.event == "retrain_started"
+            and a.notice.episode_id == episode.id
+            and a.notice.attempt == episode.retrains
+            for a in actions
+        )
+    )
+    if not running_start or episode is None:
+        return Move(state.status, why, cancels=tuple(actions))
+    withdrawn = episode.model_copy(update={"retrains": episode.retrains - 1, "retrain_requested_at": None})
+    reason = f"{why}; retraining attempt {episode.retrains} withdrawn before it started (not counted)"
+    return Move(Status.ALARM, reason, {"episode": withdrawn}, cancels=tuple(actions))
+
+
 # -- shared by the rules above ----------------------------------------------------------------------------------
 
 
