@@ -53,6 +53,7 @@ typecheck: venv
 	$(BIN)/mypy functions/evaluator/app.py
 	$(BIN)/mypy functions/lifecycle/app.py
 	$(BIN)/mypy functions/score_windows/app.py
+	$(BIN)/mypy functions/score/app.py
 
 # The sam_local tier runs in its own step (sam-local): it needs a Docker engine and minutes, not seconds.
 pytest: venv

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK, Duration
-from retrain_trigger_cli import compare, live, replay, simulate
+from retrain_trigger_cli import compare, drift_cmd, live, replay, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_arguments(p)
     p.add_argument("--limit", type=int, default=100, help="at most this many transitions (default 100)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+
+    drift_cmd.add_parsers(commands)
     return parser
 
 
@@ -353,6 +355,8 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "status": cmd_status,
     "history": cmd_history,
+    "baseline": drift_cmd.cmd_baseline,
+    "score": drift_cmd.cmd_score,
 }
 
 

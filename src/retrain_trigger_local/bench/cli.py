@@ -18,6 +18,7 @@ from typing import TextIO
 from retrain_trigger_local.bench import docs_page
 from retrain_trigger_local.bench.artefacts import build_sizes
 from retrain_trigger_local.bench.coldstart import COLD_START_MONITORS, COLD_START_RUNS, compare_cold_starts
+from retrain_trigger_local.bench.drift import MEMORY_ROWS, ROWS, measure_drift
 from retrain_trigger_local.bench.fanout import FANOUT_CAP_SECONDS, FANOUT_MONITORS, measure_fanout
 from retrain_trigger_local.bench.imports import IMPORT_RUNS, compare_imports
 from retrain_trigger_local.bench.replay import HOURS_PER_YEAR, replay_rate
@@ -29,7 +30,7 @@ from retrain_trigger_local.bench.tables import markdown
 from retrain_trigger_local.bench.ticks import VARIANTS, check_steady, run_variant
 from retrain_trigger_local.moto_server import MotoServer
 
-PARTS = ("coldstart", "ticks", "fanout", "replay", "imports", "build")
+PARTS = ("coldstart", "ticks", "fanout", "replay", "imports", "build", "drift")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Options:
     fanout_shard: int | None = None  # None: the evaluator's SHARD_SIZE default
     fanout_cap_seconds: float = FANOUT_CAP_SECONDS
     parts: tuple[str, ...] = PARTS
+    drift_rows: int = ROWS  # x 50 columns, ours against scipy
+    drift_memory_rows: int = MEMORY_ROWS  # scored in a fresh process for its peak RSS
 
 
 QUICK = Options(
@@ -58,6 +61,8 @@ QUICK = Options(
     fanout_monitors=300,
     fanout_shard=120,
     fanout_cap_seconds=60.0,
+    drift_rows=100_000,
+    drift_memory_rows=1_000_000,
 )
 
 
@@ -109,6 +114,9 @@ def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> Benc
         report.imports = compare_imports(options.import_runs)
     if "build" in options.parts:
         report.build = build_sizes()
+    if "drift" in options.parts:
+        say(f"drift: score vs scipy on {options.drift_rows:,} rows x 50 columns; {options.drift_memory_rows:,} rows")
+        report.drift = measure_drift(options.drift_rows, memory_rows=options.drift_memory_rows)
     return report
 
 
@@ -148,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fanout_shard=args.fanout_shard or base.fanout_shard,
         fanout_cap_seconds=args.fanout_cap or base.fanout_cap_seconds,
         parts=tuple(args.parts or base.parts),
+        drift_rows=base.drift_rows,
+        drift_memory_rows=base.drift_memory_rows,
     )
     if options.import_runs < 5 or options.cold_start_runs < 5 or min(options.sizes) < 1:
         parser.error("--import-runs and --cold-start-runs must be at least 5 and every size at least 1")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from retrain_trigger_local.bench.artefacts import BuildSizes
 from retrain_trigger_local.bench.coldstart import ColdStartComparison
+from retrain_trigger_local.bench.drift import DriftSpeed
 from retrain_trigger_local.bench.fanout import Fanout
 from retrain_trigger_local.bench.imports import ImportTiming
 from retrain_trigger_local.bench.replay import ReplayRate
@@ -27,6 +28,7 @@ class BenchReport:
     cold_start: ColdStartComparison | None = None  # the headline: ours vs a minimal handler, import + first tick
     fanout: Fanout | None = None
     build: BuildSizes | None = None
+    drift: DriftSpeed | None = None  # score (profile + chunks) against scipy.stats per column
 
     def run(self, variant: str, source: Source, size: int) -> VariantRun | None:
         return next((r for r in self.runs if (r.variant, r.source, r.size) == (variant, source, size)), None)

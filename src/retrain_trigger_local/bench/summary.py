@@ -53,6 +53,17 @@ def summary(report: BenchReport) -> dict[str, Any]:
         "fanout_monitors_evaluated": None if report.fanout is None else report.fanout.evaluated,
         "fanout_complete": None if report.fanout is None else report.fanout.complete,
         "fanout_calls": None if report.fanout is None else report.fanout.total_calls,
+        **_drift(report),
+    }
+
+
+def _drift(report: BenchReport) -> dict[str, Any]:
+    drift = report.drift
+    return {
+        "drift_rows_per_second_ours": None if drift is None else _round(drift.ours_rows_per_second, 0),
+        "drift_rows_per_second_scipy": None if drift is None else _round(drift.scipy_rows_per_second, 0),
+        "drift_speedup_over_scipy": None if drift is None else _round(drift.speedup, 1),
+        "drift_peak_rss_mb": None if drift is None else _round(drift.peak_rss_mb, 1),
     }
 
 
@@ -69,6 +80,7 @@ def as_dict(report: BenchReport) -> dict[str, Any]:
         "cold_start": None if report.cold_start is None else _cold_start(report.cold_start),
         "fanout": None if report.fanout is None else asdict(report.fanout),
         "build": None if report.build is None else asdict(report.build),
+        "drift": None if report.drift is None else asdict(report.drift),
     }
 
 

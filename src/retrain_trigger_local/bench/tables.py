@@ -47,6 +47,8 @@ def markdown(report: BenchReport) -> str:
         sections.append("#### Fan-out\n\n" + fanout_table(report))
     if report.build:
         sections.append("#### Artefacts (`sam build`)\n\n" + build_table(report))
+    if report.drift:
+        sections.append("#### Drift from data: `score` against scipy.stats\n\n" + drift_table(report))
     cw = report.reference_size("cloudwatch")
     if cw is not None and monthly_cost(report, "ours", "cloudwatch", cw):
         sections.append(f"#### Cost per model-month, hourly checks, N = {cw:,}\n\n" + cost_table(report, cw))
@@ -272,6 +274,25 @@ def build_table(report: BenchReport) -> str:
     rows.append(["**total**", str(sum(a.files for a in b.artefacts)), _size(total[0]), _size(total[1])])
     header = ["artefact", "files", "on disk", "zipped"]
     return f"{b.directory}, built {b.built_at}\n\n" + _table(header, "lr", rows)
+
+
+def drift_table(report: BenchReport) -> str:
+    """Rows per second for KS + Wasserstein on every column, ours from the profile in chunks, scipy on full data."""
+    assert report.drift is not None
+    d = report.drift
+    shape = f"{d.rows:,} rows x {d.columns} numeric columns"
+    rows = [
+        [f"`score` (profile, {shape}, chunks)", f"{d.ours_rows_per_second:,.0f}", f"{d.ours_seconds:.2f}", "-"],
+        [f"scipy.stats per column ({shape})", f"{d.scipy_rows_per_second:,.0f}", f"{d.scipy_seconds:.2f}", "-"],
+        ["speed-up (goal >= 10x)", f"{d.speedup:.1f}x", "", ""],
+        ["largest difference from scipy, KS / Wasserstein (normed)", "", "",
+         f"{d.max_ks_difference:.5f} / {d.max_wasserstein_difference:.5f}"],
+        [f"`baseline` ({d.columns} profiles, {d.profile_bytes / 1e6:.1f} MB JSON)", "", f"{d.baseline_seconds:.2f}",
+         ""],
+        [f"fresh process, {d.memory_rows:,} rows x {d.columns} in chunks", f"{d.memory_rows / d.memory_seconds:,.0f}",
+         f"{d.memory_seconds:.2f}", f"peak RSS {d.peak_rss_mb:,.0f} MB"],
+    ]  # fmt: skip
+    return _table(["", "rows/s", "seconds", "agreement / memory"], "lrrr", rows)
 
 
 def cost_table(report: BenchReport, size: int) -> str:
