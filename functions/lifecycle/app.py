@@ -21,9 +21,10 @@ metrics = Metrics()
 @metrics.log_metrics
 @traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = lifecycle_event(event)  # BadInput names the field of a malformed event
+    deps = default_deps(owner=context.aws_request_id)
+    change = lifecycle_event(event, received_at=deps.wall_clock())  # BadInput names the field of a malformed event
     if change is None:
         return {"outcome": "ignored", "reason": "intermediate status"}
-    result = handle_lifecycle_event(change, deps=default_deps(owner=context.aws_request_id))
+    result = handle_lifecycle_event(change, deps=deps)
     record_result(result, logger, metrics)
     return result.as_dict()

@@ -86,7 +86,8 @@ MEANING: dict[str, str] = {
     "mode": (
         "`active`; `shadow` (follows active's path exactly and commits its state, taking a would-be retraining as "
         "succeeded at once, grace from the decision; it never acts: every would-be action is listed as `suppressed` "
-        "in the log and the history. Switching to `active` starts the monitor armed); `muted` (decides as active "
+        "in the log and the history. Switching to `active` starts the monitor armed, except that an episode opened "
+        "in active mode is kept); `muted` (decides as active "
         "but retrains never and sends nothing until `muted_until`; an episode still open then is announced with "
         "its critical alert)"
     ),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
+from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger.errors import BadInput, ConfigError
 from retrain_trigger_local.world import drain
@@ -179,9 +181,16 @@ def test_a_generic_retraining_finished_event_closes_the_loop_for_non_sagemaker_p
     assert result["state_after"] == "RETRAINED"
 
 
-def test_a_model_deployed_event_starts_the_grace_period_and_blocks_retraining(world: World) -> None:
+def test_a_model_deployed_event_starts_the_grace_period_and_blocks_retraining(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI's event is dated when the function receives it (issue 13, item 2): the clock says when that was.
+    now = [datetime(2024, 8, 8, 12, tzinfo=UTC)]
+    monkeypatch.setattr(wiring, "wall_clock", lambda: now[0])
+    wiring.reset()
     world.lifecycle.lambda_handler(event("model-deployed.json", time="2024-08-08T12:00:00Z"), context())
     world.score("churn-model", TICK, 0.2186)
+    now[0] = datetime.fromisoformat(TICK)
 
     report = world.tick()
 

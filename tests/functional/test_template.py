@@ -78,6 +78,7 @@ def test_sam_translation_yields_the_resources_the_stack_is_made_of() -> None:
         "LifecycleFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
         "FunctionFailureAlarm": "AWS::CloudWatch::Alarm",
         "ActionFailuresAlarm": "AWS::CloudWatch::Alarm",
+        "ActionsUnconfirmedAlarm": "AWS::CloudWatch::Alarm",
         "EvaluationErrorsAlarm": "AWS::CloudWatch::Alarm",
         "InsufficientDataAlarm": "AWS::CloudWatch::Alarm",
         "HeartbeatAlarm": "AWS::CloudWatch::Alarm",
@@ -144,7 +145,13 @@ def test_the_evaluator_may_start_only_the_configured_pipeline_and_read_its_execu
                     [{"Fn::Sub": pipeline}, {"Fn::Sub": f"{pipeline}/execution/*"}],
                 ]
             },
-        }
+        },
+        {  # the crash path: a start whose outcome was not recorded is looked up among the pipeline's executions
+            "Sid": "FindUnrecordedRetrainingStarts",
+            "Effect": "Allow",
+            "Action": "sagemaker:ListPipelineExecutions",
+            "Resource": {"Fn::If": ["HasRetrainPipelinePrefix", {"Fn::Sub": f"{prefixed}*"}, {"Fn::Sub": pipeline}]},
+        },
     ]
     assert not [s for s in statements(template, "LifecycleFunctionRole") if "sagemaker" in json.dumps(s["Action"])]
 

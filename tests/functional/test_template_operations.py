@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from retrain_trigger import wiring
 from retrain_trigger_local.deploy import StackInfo
 from retrain_trigger_local.intrinsics import ParameterError, effective_parameters, evaluate_conditions
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources as support
+from tests.support.crash import Clock, InvocationKilled, killed
 from tests.support.stacks import Deploy, client
 from tests.support.world import TICK, World
 
@@ -106,7 +108,7 @@ def test_a_message_in_the_failure_queue_pages_the_alert_topic(stack: StackInfo) 
 # --- alarms on the functions' own metrics -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("logical_id", ["ActionFailuresAlarm", "EvaluationErrorsAlarm"])
+@pytest.mark.parametrize("logical_id", ["ActionFailuresAlarm", "ActionsUnconfirmedAlarm", "EvaluationErrorsAlarm"])
 def test_the_first_failed_action_or_evaluation_pages_the_alert_topic(stack: StackInfo, logical_id: str) -> None:
     found = alarm(stack, logical_id)
 
@@ -206,20 +208,29 @@ def emitted(capsys: pytest.CaptureFixture[str]) -> dict[str, list[dict[str, str]
     return found
 
 
-def test_the_alarmed_metrics_are_the_ones_the_evaluator_emits(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_alarmed_metrics_are_the_ones_the_evaluator_emits(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     template_alarms = alarm_properties("60")
     watched = {
         props["MetricName"]: {"Namespace": props["Namespace"], **{d["Name"]: d["Value"] for d in props["Dimensions"]}}
         for props in template_alarms.values()
         if props["Namespace"] == EMF_NAMESPACE
     }
-    assert set(watched) == {"ActionFailures", "EvaluationErrors", "InsufficientData", "MonitorsEvaluated"}
+    assert set(watched) == {
+        "ActionFailures",
+        "ActionsUnconfirmed",
+        "EvaluationErrors",
+        "InsufficientData",
+        "MonitorsEvaluated",
+    }
     document = default_configuration()
     (monitor,) = document["monitors"]
     world.configure(
         {
             **document,
             "monitors": [
+                {**monitor, "id": "killed"},  # its retrain request's invocation died: unconfirmed on the retry
                 {**monitor, "id": "blind"},  # no scores: insufficient data
                 {**monitor, "id": "garbled"},  # a score that is not a number: an evaluation error
                 {**monitor, "id": "orphan", "actions": {**monitor["actions"], "pipeline": {"name": "no-such"}}},
@@ -228,6 +239,12 @@ def test_the_alarmed_metrics_are_the_ones_the_evaluator_emits(world: World, caps
     )
     world.score("garbled", TICK, "high")
     world.score("orphan", TICK, 0.2186)  # breaching: its pipeline start fails
+    world.score("killed", TICK, 0.2186)
+    clock = Clock()
+    monkeypatch.setattr(wiring, "wall_clock", clock)
+    with killed("sqs", "SendMessage", after_the_call=True), pytest.raises(InvocationKilled):
+        world.tick()
+    clock.advance()  # Lambda's retry of the tick, after the dead invocation's lease
     capsys.readouterr()
 
     world.tick()

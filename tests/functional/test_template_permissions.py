@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
 from tests.support import resources
+from tests.support.crash import Clock, InvocationKilled, killed
 from tests.support.world import TICK, World, context, event
 
 SERVICES = ("dynamodb", "sns", "sqs", "events", "sagemaker", "ssm", "cloudwatch")
@@ -58,7 +60,7 @@ def calls_of(operation: str, prefix: str, params: dict[str, Any]) -> set[Call]:
         case "PutEvents":
             buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
             return {(action, bus if bus.startswith("arn:") else arn("events", f"event-bus/{bus}")) for bus in buses}
-        case "StartPipelineExecution":
+        case "StartPipelineExecution" | "ListPipelineExecutions":  # authorized on the pipeline
             return {(action, arn("sagemaker", f"pipeline/{params['PipelineName']}"))}
     if prefix == "dynamodb":
         return {(action, table(params["TableName"], params.get("IndexName")))}
@@ -154,6 +156,31 @@ def test_the_evaluators_role_allows_every_call_of_a_tick_that_starts_a_retrainin
     assert {"sagemaker:StartPipelineExecution", "sns:Publish", "sqs:SendMessage", "events:PutEvents"} <= {
         action for action, _ in calls
     }, "the scenario no longer delivers every kind of action"
+    assert denied(calls, allowed(world, "EvaluatorFunctionRole")) == set()
+
+
+def test_the_evaluators_role_allows_every_call_of_the_crash_recovery_and_timeout_paths(
+    world: World, log: CallLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paths a happy tick never takes: an invocation killed after StartPipelineExecution landed (the next one
+    looks the start up by its key), then a retraining whose final status never arrives (asked before the timeout)."""
+    world.score("churn-model", TICK, 0.2186)
+    clock = Clock()
+    monkeypatch.setattr(wiring, "wall_clock", clock)
+
+    with log.running("evaluator"):
+        with killed("sagemaker", "StartPipelineExecution", after_the_call=True), pytest.raises(InvocationKilled):
+            world.tick()
+        clock.advance()  # past the dead invocation's lease
+        world.tick("2024-08-09T01:00:00Z")
+        world.tick("2024-08-12T00:00:00Z")  # past retraining_timeout (2d): DescribePipelineExecution first
+
+    calls = log.by_handler["evaluator"]
+    needed = {"sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"}
+    assert needed | {"sagemaker:DescribePipelineExecution"} <= {action for action, _ in calls}, (
+        "the scenario no longer takes the crash-recovery and timeout paths"
+    )
+    assert len(world.executions()) == 1  # the landed start was found, not made again
     assert denied(calls, allowed(world, "EvaluatorFunctionRole")) == set()
 
 

@@ -165,6 +165,7 @@ def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(
         "events:PutEvents": {stack.outputs["EventBusArn"]},
         "sagemaker:StartPipelineExecution": {pipeline, f"{pipeline}/execution/*"},
         "sagemaker:DescribePipelineExecution": {pipeline, f"{pipeline}/execution/*"},
+        "sagemaker:ListPipelineExecutions": {pipeline},  # the crash path's lookup of an unrecorded start
     }
 
 

@@ -63,6 +63,9 @@ class FakeStateStore:
     # Commits (by number, counting from 1) that land but answer StaleState, as a conditional write whose answer
     # was lost and that the SDK retried does.
     lost_answers: set[int] = field(default_factory=set)
+    # The first commit this matches lands, then its answer is lost: the retry of the conditional write meets the
+    # version it wrote itself (StaleState), as botocore's retry of a lost PutItem or transaction does.
+    lose_answer_of: Callable[[MonitorState], bool] | None = None
 
     def get_many(self, monitor_ids: Sequence[str]) -> dict[str, MonitorState | RetrainTriggerError]:
         out: dict[str, MonitorState | RetrainTriggerError] = {}
@@ -96,7 +99,11 @@ class FakeStateStore:
         self.commits += 1
         if history is not None:
             self.history.append(history)
-        if self.commits in self.lost_answers:
+        lost = self.commits in self.lost_answers
+        if self.lose_answer_of is not None and self.lose_answer_of(state):
+            self.lose_answer_of = None
+            lost = True
+        if lost:
             raise StaleState(state.monitor_id, expected_version)
         return committed
 
@@ -124,6 +131,7 @@ class FakeGateway:
     during: dict[str, Callable[[], None]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)  # execution ARN -> DescribePipelineExecution status
     described: list[str] = field(default_factory=list)
+    lookups: list[tuple[str, datetime]] = field(default_factory=list)  # (key, not_before) of each start looked up
 
     def _call(self, kind: str, key: str, payload: object, result: str) -> str:
         if kind in self.fail:
@@ -151,7 +159,14 @@ class FakeGateway:
         self.described.append(execution_arn)
         return PipelineStatus.read(self.statuses.get(execution_arn, "Executing"))
 
-    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
+    def find_pipeline_execution(
+        self, pipeline_name: str, idempotency_key: str, not_before: datetime | None = None
+    ) -> str | None:
+        """Every start ever made is searched, whatever `not_before` says: the bound is the adapter's job.
+        `fail["lookup"]` makes the lookup raise (ListPipelineExecutions denied, throttled)."""
+        self.lookups.append((idempotency_key, not_before))
+        if "lookup" in self.fail:
+            raise self.fail["lookup"]
         for call in self.of("sagemaker"):
             if (
                 isinstance(call.payload, PipelineStart)

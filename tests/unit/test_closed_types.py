@@ -53,6 +53,10 @@ def sagemaker_status(status: str) -> dict[str, Any]:
     )
 
 
+def finished(status: object) -> dict[str, Any]:
+    return envelope("Retraining Finished", {"monitor_id": "churn-model", "status": status})
+
+
 # -- PipelineStatus: the one mapping from a pipeline's status to what it means -------------------------------------
 
 
@@ -61,7 +65,7 @@ def sagemaker_status(status: str) -> dict[str, Any]:
     [("Executing", "executing"), ("Succeeded", "succeeded"), ("Failed", "failed"), ("Stopped", "stopped")],
 )
 def test_a_sagemaker_status_change_means_the_same_lifecycle_kind_as_the_pipeline_status(status: str, kind: str) -> None:
-    event = lifecycle_event(sagemaker_status(status))
+    event = lifecycle_event(sagemaker_status(status), received_at=AT)
 
     assert event is not None
     assert (event.kind, event.detail) == (kind, f"pipeline execution {status}")
@@ -69,13 +73,13 @@ def test_a_sagemaker_status_change_means_the_same_lifecycle_kind_as_the_pipeline
 
 
 def test_a_stopping_pipeline_is_nothing_to_do_yet() -> None:
-    assert lifecycle_event(sagemaker_status("Stopping")) is None
+    assert lifecycle_event(sagemaker_status("Stopping"), received_at=AT) is None
     assert not PipelineStatus.STOPPING.final
 
 
 @pytest.mark.parametrize(("status", "kind"), [("Succeeded", "succeeded"), ("Failed", "failed"), ("Stopped", "stopped")])
 def test_a_ci_reports_a_finished_status_with_the_same_meaning(status: str, kind: str) -> None:
-    event = lifecycle_event(envelope("Retraining Finished", {"monitor_id": "churn-model", "status": status}))
+    event = lifecycle_event(finished(status), received_at=AT)
 
     assert event is not None and event.kind == kind
 
@@ -83,7 +87,7 @@ def test_a_ci_reports_a_finished_status_with_the_same_meaning(status: str, kind:
 @pytest.mark.parametrize("status", ["Executing", "Stopping", "Done", 3])
 def test_a_ci_status_that_is_not_a_finished_pipelines_is_bad_input_naming_the_field(status: object) -> None:
     with pytest.raises(BadInput) as error:
-        lifecycle_event(envelope("Retraining Finished", {"monitor_id": "churn-model", "status": status}))
+        lifecycle_event(finished(status), received_at=AT)
 
     assert (error.value.monitor_id, error.value.field) == ("churn-model", "event.detail.status")
     assert "a finished pipeline ('Stopped', 'Failed', 'Succeeded')" in str(error.value)

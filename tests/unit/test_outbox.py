@@ -315,8 +315,9 @@ def test_an_alert_whose_outcome_nobody_recorded_is_taken_as_sent_and_never_sent_
 
     report = rig.tick(hour(1), owner="evaluator-2")
 
-    assert rig.gateway.events() == ["retrain_started"]
-    assert [a["status"] for a in report.results[0].actions] == ["unconfirmed"]
+    # Never sent twice, and never in silence: a person is told to check it (issue 13, item 3).
+    assert rig.gateway.events() == ["retrain_started", "action_unconfirmed"]
+    assert [a["status"] for a in report.results[0].actions] == ["unconfirmed", "done"]
     assert [a.status for a in rig.state().actions] == ["done"] * 4
 
 

@@ -20,7 +20,7 @@ from retrain_trigger.outbox import (
     leased,
     next_ready,
 )
-from retrain_trigger.policy import evaluate, on_start_given_up
+from retrain_trigger.policy import evaluate, on_start_given_up, retraining_overdue
 from retrain_trigger.ports import Alert, BusEvent, HistoryEntry, PipelineStart, QueueMessage
 from tests.shared.fakes import FakeGateway, FakeStateStore
 
@@ -180,10 +180,17 @@ def test_an_unannounced_try_found_by_the_next_invocation_is_taken_as_sent_and_re
     run = courier(config, store, gateway)
     final = run.deliver(state)
 
-    assert gateway.calls == []
-    assert [d.as_dict() for d in run.log] == [{"kind": "sns", "key": KEY, "status": "unconfirmed", "attempts": 1}]
+    # never sent again; the unknown outcome is alerted as an error naming it (issue 13 item 3)
+    unconfirmed_key = f"{KEY}:sns:unconfirmed"
+    assert [(c.kind, c.key, c.payload.attributes["event"]) for c in gateway.calls] == [
+        ("sns", unconfirmed_key, "action_unconfirmed")
+    ]
+    assert [d.as_dict() for d in run.log] == [
+        {"kind": "sns", "key": KEY, "status": "unconfirmed", "attempts": 1},
+        {"kind": "sns", "key": unconfirmed_key, "status": "done", "result": "msg-0"},
+    ]
     assert [(a.status, a.result, a.attempts) for a in final.actions] == [("done", "unconfirmed", 1)]
-    assert store.history[-1].actions == ("sns:unconfirmed:",)
+    assert store.history[-1].actions == ("sns:unconfirmed:", "sns:done:msg-0")
 
 
 def test_a_start_announced_by_a_dead_invocation_and_found_by_its_key_is_reported_done_with_its_arn() -> None:
@@ -448,19 +455,23 @@ def test_a_delivered_request_carries_the_couriers_config_version() -> None:
     assert alert.payload["config_version"] == "v7"
 
 
-def test_an_unconfirmed_start_without_a_pipeline_still_stamps_the_attempts_start() -> None:
+def test_an_unconfirmed_start_without_a_pipeline_is_not_stamped_as_started_and_times_out_from_its_decision() -> None:
     # given a monitor whose retraining is the SQS request (no pipeline), its try announced by a dead invocation
-    store, gateway, config = FakeStateStore(), FakeGateway(), monitor(actions={"on_retrain": ["sqs"]})
+    config = monitor(actions={"on_retrain": ["sqs"]}, retraining_timeout="6h")
+    store, gateway = FakeStateStore(), FakeGateway()
     state = breach_committed(store, config)
     sending = state.actions[0].model_copy(update={"status": "sending", "tried_by": "dead"})
     state = store.commit(state.model_copy(update={"actions": (sending,)}), 1, None)
 
     final = courier(config, store, gateway).deliver(state)
 
-    # then it is taken as sent, and the retraining timeout counts from now
-    assert gateway.calls == []
+    # then it is never sent again, nor stamped as started without evidence; the error alert names it (issue 13
+    # item 3), and the retraining timeout counts from the decision (item 7)
+    assert [c.payload.attributes["event"] for c in gateway.calls] == ["action_unconfirmed"]
     assert final.episode is not None
-    assert final.episode.retrain_started_at == day(0)
+    assert (final.episode.retrain_requested_at, final.episode.retrain_started_at) == (day(0), None)
+    assert not retraining_overdue(config, final, day(0) + timedelta(hours=6) - timedelta(seconds=1))
+    assert retraining_overdue(config, final, day(0) + timedelta(hours=6))
 
 
 # --- delivering under our own lease, and races ------------------------------------------------------------------
@@ -610,11 +621,14 @@ def test_a_delivered_record_forgets_its_back_off_and_its_announcer() -> None:
     )
 
 
-def test_a_try_in_flight_is_ready_whatever_its_back_off_says() -> None:
+def test_a_try_in_flight_waits_for_the_back_off_of_its_failed_lookup() -> None:
+    # only a failed lookup of an unrecorded start sets a try in flight's back-off (issue 13 item 7)
     state = breach_committed(FakeStateStore(), monitor(actions={"on_retrain": ["sns"]}))
     in_flight = state.actions[0].model_copy(update={"status": "sending", "next_try_at": day(1)})
+    waiting = state.model_copy(update={"actions": (in_flight,)})
 
-    assert next_ready(state.model_copy(update={"actions": (in_flight,)}), day(0)) == in_flight
+    assert next_ready(waiting, day(1) - timedelta(seconds=1)) is None
+    assert next_ready(waiting, day(1)) == in_flight
 
 
 def test_a_notice_waiting_on_a_back_off_lets_a_later_notice_go_first() -> None:

@@ -182,7 +182,9 @@ def test_shadow_and_active_visit_the_same_states_on_the_same_series() -> None:
             assert shadow.status is active.status
             # The same episode, field for field, but for the execution ARN: shadow mode starts no pipeline.
             episode = active.state.episode
-            assert shadow.state.episode == (episode.model_copy(update={"execution_arn": None}) if episode else None)
+            # the episode records the mode it opened in (issue 13 item 6)
+            expected = episode.model_copy(update={"execution_arn": None, "shadow": True}) if episode else None
+            assert shadow.state.episode == expected
             assert logged.new_actions == ()
             assert sorted(logged.suppressed) == sorted(f"{a.kind}:{a.notice.event}" for a in acted.new_actions)
             seen["would-be retraining"] += "retrain_started" in events_of(acted)

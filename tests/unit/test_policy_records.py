@@ -62,7 +62,7 @@ def test_an_episode_is_named_and_alerted_by_its_newest_breaching_datapoint_not_t
 
     opened = "churn-model@20240802T000000Z"
     assert decision.state.episode == Episode(
-        id=opened, opened_at=day(1), trigger_score=0.25, announced=True, notified_at=day(2)
+        id=opened, opened_at=day(1), trigger_score=0.25, announced=True, notified_at=day(2), shadow=False
     )
     assert [(a.key, a.notice.score, a.notice.datapoint_at) for a in decision.new_actions] == [
         (f"{opened}#0:critical", 0.25, day(1))
@@ -85,7 +85,7 @@ def test_only_missing_data_breaching_opens_an_episode_at_the_evaluation_time_wit
     decision = evaluate(config, state(), [obs(1, 0.2)], day(1), "v1")
 
     assert decision.state.episode == Episode(
-        id="churn-model@20240802T000000Z", opened_at=day(1), trigger_score=None, notified_at=day(1)
+        id="churn-model@20240802T000000Z", opened_at=day(1), trigger_score=None, notified_at=day(1), shadow=False
     )
     assert decision.reason.startswith("drift missing > 0.2; retraining blocked: no real datapoint breached")
     # no datapoint breached: the alert shows the latest one

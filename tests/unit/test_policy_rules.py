@@ -25,6 +25,49 @@ def blocked_by_guard(**overrides: object) -> Replay:
     return Replay(monitor(guards=[{"metric": "accuracy", "below": 0.85}], **overrides))
 
 
+class TestStaleTick:
+    """`stale_tick`: a tick older than the last committed evaluation changes nothing."""
+
+    def test_a_tick_older_than_the_last_committed_evaluation_keeps_the_state_and_says_stale(self) -> None:
+        replay = Replay(monitor(warning=0.1, warning_reset=0.08))
+        replay.scores(0, [0.12, 0.05])  # WARNING on day 0, back to OK on day 1
+        committed = replay.state
+
+        decision = evaluate(replay.config, committed, [obs(0, 0.12)], day(0.5), "v1")
+
+        assert decision.outcome == "stale"
+        assert not decision.changed and decision.new_actions == ()
+        assert committed.decided_at == day(1)
+
+    def test_a_tick_at_the_time_of_the_last_committed_evaluation_is_decided(self) -> None:
+        replay = Replay(monitor(warning=0.1))
+        replay.score(0, 0.12)
+
+        decision = evaluate(replay.config, replay.state, [obs(0, 0.12)], day(0), "v1")
+
+        assert decision.outcome == "unchanged"
+
+    def test_a_lifecycle_transition_does_not_move_the_time_ticks_are_measured_against(self) -> None:
+        replay = Replay(monitor())
+        replay.score(0, 0.3)  # RETRAINING
+
+        replay.lifecycle(0.5, "succeeded")
+
+        assert replay.state.status is Status.RETRAINED
+        assert replay.state.decided_at == day(0)
+
+    def test_a_state_stored_before_the_field_existed_is_read_and_never_stale(self) -> None:
+        stored = MonitorState(monitor_id="churn-model", status=Status.WARNING, version=3).model_dump_json(
+            exclude={"decided_at"}
+        )
+        state = MonitorState.model_validate_json(stored)
+
+        decision = evaluate(monitor(warning=0.1), state, [obs(0, 0.12)], day(0), "v1")
+
+        assert state.decided_at is None
+        assert decision.outcome == "unchanged"
+
+
 class TestArmed:
     """`armed`: OK and WARNING."""
 
@@ -363,6 +406,34 @@ class TestLeftShadow:
         assert decision.state.status is Status.RETRAINING
         assert "left shadow mode" in decision.reason
         assert decision.new_actions[0].key == "churn-model@20240802T000000Z#1:retrain_started"
+
+    def test_an_episode_opened_in_active_mode_is_kept_after_a_trip_to_shadow(self) -> None:
+        replay = Replay(monitor(grace_period="5d", cooldown="30d"))
+        replay.score(0, 0.3)  # active: a real retraining starts
+        replay.config = monitor(mode="shadow", grace_period="5d", cooldown="30d")
+        replay.lifecycle(0.5, "succeeded")  # decided while the configuration said shadow
+        real = replay.state
+        replay.config = monitor(grace_period="5d", cooldown="30d")
+
+        decision = replay.score(1, 0.3)
+
+        assert real.status is Status.RETRAINED and not real.shadow
+        assert real.episode is not None and real.episode.shadow is False
+        assert "left shadow mode" not in decision.reason
+        assert decision.state.status is Status.RETRAINED and decision.new_actions == ()
+
+    def test_an_episode_stored_before_its_mode_was_recorded_goes_by_the_states_flag(self) -> None:
+        replay = Replay(monitor(mode="shadow"))
+        replay.score(0, 0.3)  # a shadow episode, as an earlier version stored it: no `shadow` of its own
+        assert replay.state.episode is not None
+        replay.state = replay.state.model_copy(
+            update={"episode": replay.state.episode.model_copy(update={"shadow": None})}
+        )
+        replay.config = monitor()
+
+        decision = replay.score(1, 0.3)
+
+        assert "left shadow mode" in decision.reason
 
 
 class TestNoFreshDatapoint:

@@ -117,9 +117,14 @@ def _monitor_hint(event: Any) -> str:
     return str((detail if isinstance(detail, dict) else event).get("monitor_id", "*"))
 
 
-def lifecycle_event(event: Any) -> LifecycleEvent | None:
-    """Normalise a SageMaker status change, a Retraining Finished or a Model Deployed event. None: nothing to do."""
+def lifecycle_event(event: Any, received_at: datetime) -> LifecycleEvent | None:
+    """Normalise a SageMaker status change, a Retraining Finished or a Model Deployed event. None: nothing to do.
+
+    Its time is bounded by `received_at` (the function's wall clock when the event arrived): SageMaker's own time
+    is kept unless it is later; a CI's event on the project bus is dated `received_at`, since its sender sets the
+    envelope's `time` (PutEvents' `Time`) and could place a grace period or a retraining's completion anywhere."""
     envelope = parse_event(event, EventBridgeModel)
+    received = received_at.astimezone(UTC)
     if envelope.detail_type == SAGEMAKER_STATUS_CHANGE:
         status = parse_event(envelope.detail, PipelineStatusDetail, "event.detail")
         kind = status.current_status.lifecycle
@@ -128,7 +133,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
         started_by_us = _description(status.description)
         return LifecycleEvent(
             kind=kind,
-            at=envelope.time,
+            at=min(envelope.time, received),  # a status change is never legitimately stamped after it arrived
             monitor_id=started_by_us.get("monitor_id"),
             episode_id=started_by_us.get("episode_id"),
             attempt=_attempt(started_by_us.get("attempt")),
@@ -141,7 +146,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
         assert finished_kind is not None  # a finished status always has one
         return LifecycleEvent(
             kind=finished_kind,
-            at=envelope.time,
+            at=received,
             monitor_id=finished.monitor_id,
             episode_id=finished.episode_id,
             attempt=finished.attempt,
@@ -150,7 +155,7 @@ def lifecycle_event(event: Any) -> LifecycleEvent | None:
     if envelope.detail_type == MODEL_DEPLOYED:
         deployed = parse_event(envelope.detail, ModelDeployedDetail, "event.detail")
         return LifecycleEvent(
-            kind="deployed", at=envelope.time, monitor_id=deployed.monitor_id, detail=deployed.model_version
+            kind="deployed", at=received, monitor_id=deployed.monitor_id, detail=deployed.model_version
         )
     raise BadInput(_monitor_hint(event), "event.detail-type", f"unexpected event type {envelope.detail_type!r}")
 

@@ -173,6 +173,46 @@ def action_failure_alert(
     )
 
 
+def unconfirmed_alert(monitor: MonitorConfig, action: ActionRecord, start: bool) -> Alert:
+    """A try was announced by an invocation that never recorded its outcome (killed mid-call, or its write failed):
+    it may or may not have landed. It is not repeated, so a person must check; `start`: it was the action that
+    starts the retraining, which is therefore not known to have started."""
+    key = f"{action.key}:{action.kind}:unconfirmed"
+    consequence = (
+        "It was the start of retraining attempt "
+        f"{action.notice.attempt}: the retraining is not known to have started, and its timeout counts from the "
+        f"decision at {action.notice.decided_at.isoformat()}."
+        if start
+        else "It is not repeated, so that it is never sent twice."
+    )
+    body = {
+        "monitor_id": monitor.id,
+        "event": "action_unconfirmed",
+        "severity": "error",
+        "action": action.kind,
+        "action_key": action.key,
+        "notice": action.notice.event,
+        "tried_by": action.tried_by,
+        "starts_retraining": start,
+        "episode_id": action.notice.episode_id,
+        "idempotency_key": key,
+    }
+    return Alert(
+        subject=f"[ERROR] {monitor.id} {action.kind} action outcome unknown: check it",
+        text=f"{monitor.id}: the {action.kind} action of {action.notice.event} was tried by {action.tried_by}, "
+        "which never recorded whether it landed. Check whether it did (look for its key).\n\n"
+        f"{consequence}\n\nAction key: {action.key}\nKey: {key}",
+        payload=body,
+        attributes={
+            "monitor_id": monitor.id,
+            "severity": "error",
+            "event": "action_unconfirmed",
+            "episode_id": action.notice.episode_id or "",
+            "idempotency_key": key,
+        },
+    )
+
+
 def retrain_request(
     monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str
 ) -> QueueMessage:

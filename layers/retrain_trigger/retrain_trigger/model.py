@@ -50,6 +50,7 @@ SEVERITY: Mapping[str, Severity] = {
     "no_data": "warning",
     "data_resumed": "recovered",
     "action_failed": "error",
+    "action_unconfirmed": "error",
 }
 
 
@@ -153,6 +154,9 @@ class Episode(_Record):
     announced: bool = True  # an alert about it was really sent (False while it opened muted and stayed unsent)
     notified_at: datetime | None = None  # when its last alert was decided (sent or suppressed): renotify_every
     renotified: int = 0  # repetitions of its last alert so far
+    # Opened in shadow mode (its retrainings were only logged), recorded when it opens: whether an episode is real
+    # belongs to it, not to the mode of each later transition. None: stored before this was recorded.
+    shadow: bool | None = None
 
 
 class MonitorState(_Record):
@@ -173,7 +177,10 @@ class MonitorState(_Record):
     updated_at: datetime | None = None
     gap_since: datetime | None = None  # an announced no-data gap: the newest datapoint's time when it was announced
     evidence_after: datetime | None = None  # when the last retraining completed: older datapoints are no evidence
-    shadow: bool = False  # decided in shadow mode: switching to active starts armed
+    shadow: bool = False  # holds shadow mode's decisions (a shadow episode, or none open): active starts armed
+    # The evaluation time of the last committed evaluation. A tick older than it is stale: it changes nothing.
+    # Written only with a transition (never on a steady tick); absent in a state stored before it existed.
+    decided_at: datetime | None = None
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:
@@ -203,6 +210,7 @@ Outcome = Literal[
     "insufficient_data",  # missing_data=missing and no fresh datapoint: state kept, reported
     "ignored_missing",  # missing_data=ignore and no fresh datapoint: state kept
     "ignored",  # a lifecycle event that belongs to no running attempt of ours: state kept
+    "stale",  # a tick older than the last committed evaluation (a retry, a redelivered shard): state kept
 ]
 
 

@@ -8,7 +8,8 @@ Each action is its own record in the monitor's state (kind, key, status, attempt
 - announces each try before making it (status `sending`, in the same write as the previous result, so it costs
   no extra write) and commits its outcome as soon as it is known. A try found announced by another invocation
   has an unknown outcome: a pipeline start is looked up by its key (and made only if it is not found); any
-  other action is recorded as `unconfirmed` and never repeated, so our own logic never sends anything twice;
+  other action is recorded as `unconfirmed`, alerted (severity `error`, naming it and its key) and never repeated,
+  so our own logic never sends anything twice; an unconfirmed start is no evidence that a retraining started;
 - on a failed try, backs off and alerts; after `max_attempts` tries the action is `failed`, alerted on its own
   (never queued behind it), and if it was the start of a retraining, that attempt is declared failed. A start
   that failed for want of AWS (throttled, 5xx, timed out: `RetryableError`) is an outage, not a failed
@@ -33,13 +34,16 @@ from retrain_trigger.config import ActionKind, MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState, Status
 from retrain_trigger.policy import attempt_ended, on_cancelled, on_start_given_up
-from retrain_trigger.ports import ActionGateway, HistoryEntry, StateStore
+from retrain_trigger.ports import ActionGateway, Alert, HistoryEntry, StateStore
 
 # What starts a retraining, by preference: the pipeline, else the request for whatever consumes the queue or bus.
 START_KINDS: tuple[ActionKind, ...] = ("sagemaker", "sqs", "eventbridge")
 
 DeliveryStatus = Literal["done", "retry", "failed", "unconfirmed", "lease_held", "held", "cancelled"]
 UNCONFIRMED = "unconfirmed"  # the result of a try whose outcome nobody recorded (see `Courier._reconcile`)
+# How much earlier than its decision (the tick's time) a start may have been made: a tick runs at most 15 minutes
+# ahead of the clock (service.MAX_TICK_AHEAD); the rest is room for the clocks of Lambda and SageMaker to differ.
+START_LOOKUP_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ def next_ready(state: MonitorState, now: datetime) -> ActionRecord | None:
         if action.key in waiting_keys:
             continue
         waiting_keys.add(action.key)
-        if action.status == "sending" or action.next_try_at is None or action.next_try_at <= now:
+        # A try is announced only once ready, so a `sending` one waits only after a failed lookup of its outcome.
+        if action.next_try_at is None or action.next_try_at <= now:
             return action
     return None
 
@@ -141,19 +146,21 @@ def with_record(state: MonitorState, record: ActionRecord) -> MonitorState:
     return state.model_copy(update={"actions": tuple(record if same(a, record) else a for a in state.actions)})
 
 
+def _done(action: ActionRecord, result: str) -> ActionRecord:
+    update: dict[str, object] = {"status": "done", "attempts": action.attempts + 1, "result": result}
+    return action.model_copy(update=update | {"next_try_at": None, "tried_by": None})
+
+
+def unconfirmed(state: MonitorState, action: ActionRecord) -> MonitorState:
+    """Record a try whose outcome nobody recorded as `done` with the result `unconfirmed`: never repeated, and never
+    evidence that a retraining started (its timeout then counts from the decision, see `retraining_overdue`)."""
+    return with_record(state, _done(action, UNCONFIRMED))
+
+
 def delivered(state: MonitorState, action: ActionRecord, result: str, now: datetime) -> MonitorState:
     """Record a delivery. The start of the running attempt also stamps the episode: the retraining timeout counts
     from `now` (the evaluation time), and a pipeline's execution ARN is what its status events are matched by."""
-    done = action.model_copy(
-        update={
-            "status": "done",
-            "attempts": action.attempts + 1,
-            "result": result,
-            "next_try_at": None,
-            "tried_by": None,
-        }
-    )
-    updated = with_record(state, done)
+    updated = with_record(state, _done(action, result))
     episode = updated.episode
     if (
         is_start(action, state)
@@ -170,20 +177,30 @@ def delivered(state: MonitorState, action: ActionRecord, result: str, now: datet
 
 
 def failed_try(
-    state: MonitorState, action: ActionRecord, error: str, now: datetime, retry: RetryPolicy, outage: bool = False
+    state: MonitorState,
+    action: ActionRecord,
+    error: str,
+    now: datetime,
+    retry: RetryPolicy,
+    outage: bool = False,
+    unknown: bool = False,
 ) -> tuple[MonitorState, ActionRecord]:
     """Record a failed try: back off, or give up (`failed`) after the last allowed attempt; in an `outage` never
-    give up (the back-off stays capped at `retry.max_backoff`)."""
+    give up (the back-off stays capped at `retry.max_backoff`). `unknown`: the try was the lookup of an earlier try's
+    unrecorded outcome, which stays unknown (`sending`, as announced): the next try looks it up again rather than
+    make it."""
     attempts = action.attempts + 1
     gave_up = attempts >= retry.max_attempts and not outage
+    retried: dict[str, object] = {"status": "pending", "tried_by": None}
+    if unknown:
+        retried = {"status": action.status, "tried_by": action.tried_by}
     record = action.model_copy(
         update={
             "attempts": attempts,
             "last_error": error[:500],
-            "status": "failed" if gave_up else "pending",
             "next_try_at": None if gave_up else retry.next_try(attempts, now),
-            "tried_by": None,
         }
+        | ({"status": "failed", "tried_by": None} if gave_up else retried)
     )
     return with_record(state, record), record
 
@@ -237,10 +254,14 @@ class Courier:
             if taken is None:
                 self.log.extend(Delivered(a.kind, a.key, "lease_held") for a in state.pending)
                 return state
+            written = announce_next(taken, self.now, self.owner)
             try:
-                state = self.states.commit(announce_next(taken, self.now, self.owner), state.version, None)
+                state = self.states.commit(written, state.version, None)
             except StaleState:
-                return state  # another invocation moved the state first: it delivers
+                fresh = self.states.get(self.monitor.id)
+                if _content(fresh) != _content(written):
+                    return state  # another invocation moved the state first: it delivers
+                state = fresh  # our own takeover, whose answer was lost: the lease and the announced try are ours
         while state.lease_owner == self.owner and (action := next_ready(state, self.now)) is not None:
             if action.status == "pending":  # not announced yet (a transition queued it after our last write)
                 committed = self._commit(state, lambda fresh: announced(fresh, _current(fresh, action), self.owner))
@@ -267,7 +288,14 @@ class Courier:
         """A try of `action` was announced but its outcome never recorded (a crash, a write that failed after the
         call). A pipeline start can be looked up by its key; anything else is taken as sent, never sent again."""
         if action.kind == "sagemaker" and self.monitor.actions.pipeline is not None:
-            arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key)
+            try:
+                not_before = action.notice.decided_at - START_LOOKUP_MARGIN
+                arn = self.gateway.find_pipeline_execution(self.monitor.actions.pipeline.name, action.key, not_before)
+            except RetrainTriggerError as error:  # still unknown: a failed try, looked up again after its back-off
+                # A lookup that failed for want of AWS is an outage too: it never spends the attempt (item 14).
+                outage = isinstance(error, RetryableError)
+                why = f"the lookup of its unrecorded start failed: {error}"
+                return self._failed(state, action, why, outage, unknown=True)
             if arn is None and (self.monitor.mode == "shadow" or attempt_ended(action, state)):
                 why = f"{action.kind} {action.key} was never made and its attempt is over: cancelled, not made"
                 return self._cancel(state, (action,), why)
@@ -276,10 +304,13 @@ class Courier:
             self.log.append(Delivered(action.kind, action.key, "done", result=arn, attempts=action.attempts + 1))
             return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), arn, self.now))
         self.log.append(Delivered(action.kind, action.key, "unconfirmed", attempts=action.attempts + 1))
-        return self._commit(state, lambda fresh: delivered(fresh, _current(fresh, action), UNCONFIRMED, self.now))
+        self._alert(messages.unconfirmed_alert(self.monitor, action, is_start(action, state)))
+        return self._commit(state, lambda fresh: unconfirmed(fresh, _current(fresh, action)))
 
-    def _failed(self, state: MonitorState, action: ActionRecord, error: str, outage: bool) -> MonitorState | None:
-        record = failed_try(state, action, error, self.now, self.retry, outage)[1]
+    def _failed(
+        self, state: MonitorState, action: ActionRecord, error: str, outage: bool, unknown: bool = False
+    ) -> MonitorState | None:
+        record = failed_try(state, action, error, self.now, self.retry, outage, unknown)[1]
         status: DeliveryStatus = "failed" if record.status == "failed" else "retry"
         self.log.append(Delivered(action.kind, action.key, status, error=error, attempts=record.attempts))
         start_failed = record.status == "failed" and is_start(action, state)
@@ -287,7 +318,7 @@ class Courier:
             self._alert_failure(record, outage)  # said first: whatever happens to the write below, it is known
         committed = self._commit(
             state,
-            lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage)[0],
+            lambda fresh: failed_try(fresh, _current(fresh, action), error, self.now, self.retry, outage, unknown)[0],
             announce=not start_failed,  # the start's companions wait for the attempt's verdict, untried
         )
         if committed is None or record.status != "failed" or not is_start(action, committed):
@@ -317,9 +348,12 @@ class Courier:
         return committed
 
     def _alert_failure(self, record: ActionRecord, outage: bool = False) -> None:
-        """Straight to the topic, never through the outbox: the alert must not wait behind what failed."""
         retried_every = self.retry.max_backoff if outage else None
-        alert = messages.action_failure_alert(self.monitor, record, self.retry.max_attempts, retried_every)
+        self._alert(messages.action_failure_alert(self.monitor, record, self.retry.max_attempts, retried_every))
+
+    def _alert(self, alert: Alert) -> None:
+        """Straight to the topic, never through the outbox: the alert must not wait behind what failed. Said before
+        the write that records the outcome: whatever happens to that write, the outcome is known."""
         key = str(alert.attributes["idempotency_key"])
         try:
             message_id = self.gateway.publish_alert(alert)

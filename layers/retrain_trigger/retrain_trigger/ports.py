@@ -125,8 +125,9 @@ class ActionGateway(Protocol):
         """DescribePipelineExecution's status (None: one this version does not know)."""
         ...
 
-    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
-        """The ARN of the execution a start with this key created, if any (its description carries the key)."""
+    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str, not_before: datetime) -> str | None:
+        """The ARN of the execution a start with this key created, if any (its description carries the key). Every
+        execution created since `not_before` is searched, however many: the start was not made before it."""
         ...
 
 

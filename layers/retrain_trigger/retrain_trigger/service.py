@@ -27,7 +27,7 @@ from retrain_trigger.outbox import (
     leased,
     next_ready,
 )
-from retrain_trigger.policy import evaluate, is_due, on_lifecycle, retraining_overdue
+from retrain_trigger.policy import delivery_time, evaluate, is_due, is_stale, on_lifecycle, retraining_overdue
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
 
 STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
@@ -35,7 +35,15 @@ STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitor
 MAX_TICK_AHEAD = timedelta(minutes=15)
 
 ResultOutcome = Literal[
-    "transition", "unchanged", "insufficient_data", "ignored_missing", "ignored", "conflict", "error", "delivered"
+    "transition",
+    "unchanged",
+    "insufficient_data",
+    "ignored_missing",
+    "ignored",
+    "stale",
+    "conflict",
+    "error",
+    "delivered",
 ]
 
 
@@ -243,8 +251,10 @@ def _evaluate_one(
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
                 return result
+    # Delivery does not depend on the tick: a stale one delivers as at the last decision, never before it.
+    at = delivery_time(state, now)
     courier = Courier(
-        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, now, config_version
+        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
     )
     courier.deliver(state)
     result.actions += [d.as_dict() for d in courier.log]
@@ -262,7 +272,8 @@ def _decide(
 ) -> Decision:
     """The engine's decision; before a retraining is declared timed out, its pipeline's real status is applied."""
     episode = state.episode
-    if retraining_overdue(monitor, state, now) and episode is not None and episode.execution_arn:
+    overdue = retraining_overdue(monitor, state, now) and not is_stale(state, now)
+    if overdue and episode is not None and episode.execution_arn:
         status = deps.actions.pipeline_status(episode.execution_arn)
         kind = status.lifecycle if status is not None and status.final else None
         if kind is not None:

@@ -32,6 +32,10 @@ def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> No
         metrics.add_metric(name="ActionsDone", unit=MetricUnit.Count, value=done)
     if failed:
         metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=failed)
+    # A try nobody recorded the outcome of: it may or may not have landed, and it is not repeated.
+    unconfirmed = sum(1 for a in result.actions if a.get("status") == "unconfirmed")
+    if unconfirmed:
+        metrics.add_metric(name="ActionsUnconfirmed", unit=MetricUnit.Count, value=unconfirmed)
 
 
 def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:
@@ -51,6 +55,8 @@ def _record_decision(result: MonitorResult, logger: Logger, metrics: Metrics) ->
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
     if result.outcome == "insufficient_data":
         metrics.add_metric(name="InsufficientData", unit=MetricUnit.Count, value=1)
+    if result.outcome == "stale":
+        metrics.add_metric(name="StaleTicks", unit=MetricUnit.Count, value=1)
     if result.outcome == "conflict":
         metrics.add_metric(name="ConcurrentUpdates", unit=MetricUnit.Count, value=1)
 

@@ -9,6 +9,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from retrain_trigger.adapters.clients import aws_client, is_retryable_code, translated
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 SUBJECT_MAX = 99  # SNS: "less than 100 characters", ASCII, no line breaks or control characters
 DISPLAY_NAME_MAX = 82  # SageMaker PipelineExecutionDisplayName: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}
 DESCRIPTION_MAX = 3072
-RECONCILE_LOOKBACK = 200  # executions of one pipeline searched for a start whose outcome was not recorded
+LIST_PAGE = 100  # ListPipelineExecutions' largest page
 
 
 def sns_subject(text: str) -> str:
@@ -164,20 +165,26 @@ class AwsActionGateway:
             response = self.sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
         return PipelineStatus.read(response.get("PipelineExecutionStatus"))
 
-    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str) -> str | None:
-        """Looks through the pipeline's latest executions for the one whose description carries the key: how a start
-        whose outcome was never recorded is told apart from one that never happened."""
+    def find_pipeline_execution(self, pipeline_name: str, idempotency_key: str, not_before: datetime) -> str | None:
+        """The execution whose description carries the key: how a start whose outcome was never recorded is told
+        apart from one that never happened. Newest first, page after page, until the executions are older than
+        `not_before` (the start cannot be): no fixed cap, which a busy shared pipeline could push the start past."""
         with translated(f"ListPipelineExecutions of {pipeline_name}"):
             pages = self.sagemaker.get_paginator("list_pipeline_executions").paginate(
                 PipelineName=pipeline_name,
                 SortBy="CreationTime",
                 SortOrder="Descending",
-                PaginationConfig={"MaxItems": RECONCILE_LOOKBACK, "PageSize": 50},
+                PaginationConfig={"PageSize": LIST_PAGE},
             )
             for page in pages:
                 for summary in page.get("PipelineExecutionSummaries", []):
                     if _described_key(summary.get("PipelineExecutionDescription")) == idempotency_key:
                         return str(summary["PipelineExecutionArn"])
+                    # Sorted by creation: a summary's StartTime is never before its creation, so every later
+                    # summary was created before `not_before` too.
+                    started = summary.get("StartTime")
+                    if started is not None and started < not_before:
+                        return None
         return None
 
     def put_event(self, event: BusEvent) -> str:

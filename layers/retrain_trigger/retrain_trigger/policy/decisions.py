@@ -26,7 +26,7 @@ from retrain_trigger.policy.window import Window
 GAP_EVENTS: frozenset[NoticeEvent] = frozenset({"no_data", "data_resumed"})
 
 # Every outcome but "transition": a plan that keeps the state cannot claim to have moved it.
-KeptOutcome = Literal["unchanged", "insufficient_data", "ignored_missing", "ignored"]
+KeptOutcome = Literal["unchanged", "insufficient_data", "ignored_missing", "ignored", "stale"]
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,8 @@ def _moved(
             **move.fields,
         }
     )
+    if ctx.window is not None:  # an evaluation: later ticks are measured against it (lifecycle events are not ticks)
+        state = state.model_copy(update={"decided_at": now})
     state = _recorded(ctx, state, None, sent=False)
     new_actions: list[ActionRecord] = []
     suppressed: list[str] = []
@@ -227,10 +229,13 @@ def _actions(ctx: Context, state: MonitorState, tell: Tell) -> tuple[ActionRecor
 
 
 def _recorded(ctx: Context, state: MonitorState, notice: Tell | None, sent: bool) -> MonitorState:
-    """What a transition remembers besides its status: the mode it was decided in, when a retraining completed
+    """What a transition remembers besides its status: whether it holds shadow's decisions, when a retraining completed
     (older datapoints are no evidence from then on), and when the open episode's alert last went out."""
     shadow = ctx.monitor.mode == "shadow"
-    update: dict[str, object] = {"shadow": shadow}
+    # An open episode says whether the state holds shadow's decisions (it was opened in shadow mode or not); an
+    # episode stored before that was recorded, or none open, goes by the mode of this decision.
+    opened_in_shadow = state.episode.shadow if state.episode is not None else None
+    update: dict[str, object] = {"shadow": shadow if opened_in_shadow is None else opened_in_shadow}
     if state.status is Status.RETRAINED and ctx.state.status is not Status.RETRAINED:
         update["evidence_after"] = ctx.now
     if state.episode is not None and notice is not None and notice.event not in GAP_EVENTS:

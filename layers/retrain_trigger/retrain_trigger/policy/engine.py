@@ -24,6 +24,9 @@ def evaluate(
     """Decide one monitor at `now` from its latest datapoints (any order); datapoints after `now` are not seen.
     `tick` is how often the evaluator runs: a monitor without `every` is evaluated, and its data ages, per tick."""
     ctx = Context(monitor, state, now, config_version)
+    stale = rules.stale_tick(ctx)
+    if stale is not None:
+        return decision(ctx, stale)
     armed = rules.left_shadow(ctx)
     basis = armed or state
     window = Window.at(monitor, basis, datapoints, now, tick)

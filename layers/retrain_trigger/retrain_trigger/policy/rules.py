@@ -21,10 +21,19 @@ from retrain_trigger.model import (
     idempotency_key,
 )
 from retrain_trigger.policy.decisions import Context, Keep, Move, Plan, Tell, also_set, also_tell
-from retrain_trigger.policy.schedule import retraining_overdue
+from retrain_trigger.policy.schedule import is_stale, retraining_overdue
 from retrain_trigger.policy.window import Window
 
 # -- the states -------------------------------------------------------------------------------------------------
+
+
+def stale_tick(ctx: Context) -> Keep | None:
+    """Any state: a tick older than the last committed evaluation (a retry or a redelivered shard that arrives
+    after the next tick committed) changes nothing; it is reported `stale` (None: the tick is not stale)."""
+    decided_at = ctx.state.decided_at
+    if decided_at is None or not is_stale(ctx.state, ctx.now):
+        return None
+    return Keep(f"stale tick: the state was last decided at {decided_at.isoformat()}, after this tick", "stale")
 
 
 def no_fresh_datapoint(ctx: Context, window: Window) -> Keep | None:
@@ -51,6 +60,7 @@ def armed(ctx: Context, window: Window) -> Plan:
             opened_at=opened_at,
             trigger_score=trigger.score if trigger else None,
             announced=monitor.acting_at(ctx.now) or monitor.mode == "shadow",
+            shadow=monitor.mode == "shadow",
         )
         return _retrain_or_alert(ctx, window, episode, "critical")
     if window.warning:
@@ -83,14 +93,15 @@ def in_alarm(ctx: Context, window: Window) -> Plan:
 
 def retraining(ctx: Context, window: Window) -> Plan:
     """RETRAINING: breaches do not fire again; no final status within `retraining_timeout` of the attempt's real
-    start fails the attempt."""
+    start (of its decision once no start waits and none was delivered with evidence) fails the attempt."""
     episode = ctx.state.episode
     assert episode is not None
     if retraining_overdue(ctx.monitor, ctx.state, ctx.now):
+        since = "its start" if episode.retrain_started_at else "its decision (no start was confirmed)"
         return retraining_failed(
             ctx,
             f"retraining attempt {episode.retrains} had no final status within {ctx.monitor.retraining_timeout}"
-            " of its start",
+            f" of {since}",
         )
     if episode.retrain_started_at is None:
         return Keep("retraining requested, its start not delivered yet: breaches do not fire again")
@@ -156,9 +167,13 @@ def start_retraining(
 
 def left_shadow(ctx: Context) -> MonitorState | None:
     """A monitor decided in shadow mode and now active (or muted) starts armed, without shadow's episodes: they
-    never reached anyone. None: it was not in shadow mode, or still is."""
+    never reached anyone. An episode opened in active mode is real, whatever the mode was meanwhile: it is kept,
+    with its retraining, grace period and cooldown. None: it was not in shadow mode, or still is, or its episode
+    is real."""
     state = ctx.state
     if not state.shadow or ctx.monitor.mode == "shadow":
+        return None
+    if state.episode is not None and state.episode.shadow is False:
         return None
     return MonitorState(
         monitor_id=state.monitor_id,
@@ -168,6 +183,7 @@ def left_shadow(ctx: Context) -> MonitorState | None:
         lease_until=state.lease_until,
         config_version=ctx.config_version or state.config_version,
         updated_at=ctx.now,
+        decided_at=ctx.now,
     )
 
 
