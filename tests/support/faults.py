@@ -8,6 +8,10 @@ through it exactly once and it decides, by a seeded `random.Random`, whether tha
 - meets a server error (HTTP 500 InternalServerError or 503 ServiceUnavailable) and never reaches moto;
 - loses its response: moto executes it, then the connection dies (ReadTimeoutError / ConnectionClosedError).
 
+It can also kill the invocation (`Kill`): a `Killed` (a BaseException, as the runtime ending a process is to the
+code in it: no `except Exception` sees it) raised at the first call that carries a chosen action's key, before the
+call reaches moto or just after moto executed it, so the try was announced and its outcome is never recorded.
+
 Faults are injected only inside `active()`, so a test's own setup and read-back calls are never faulted.
 """
 
@@ -90,6 +94,35 @@ class Scripted:
         return kind
 
 
+@dataclass
+class Storied:
+    """A scripted story (`Scripted`) on its operations, and `background` faults on every other attempt."""
+
+    script: Scripted
+    background: FaultPlan
+    name: str = "storied"
+
+    def next_fault(self, rng: random.Random, operation: str) -> FaultKind | None:
+        if self.script.steps and self.script.steps[0][0] == operation:
+            return self.script.next_fault(rng, operation)
+        return self.background.next_fault(rng, operation)
+
+
+class Killed(BaseException):  # not an Exception: the code must not catch it
+    """The invocation dies here (timeout, out of memory, the sandbox recycled): nothing after this point runs."""
+
+
+@dataclass
+class Kill:
+    """Kill the invocation at the first call to `service` (as event names spell it) whose idempotency key ends with
+    `key_suffix`: `before` the call reaches AWS, or `after` AWS executed it (its answer and its record never come)."""
+
+    service: str
+    when: Literal["before", "after"]
+    key_suffix: str = ":retrain_started"
+    fired_at: int = 0  # the HTTP attempt it fired at (0: not yet)
+
+
 @dataclass(frozen=True)
 class Injected:
     """One fault: which attempt, on what, and the idempotency key the request carried (if any)."""
@@ -110,6 +143,7 @@ class FaultInjector:
     services: tuple[str, ...] = SERVICES
     injected: list[Injected] = field(default_factory=list)
     calls: int = 0  # HTTP attempts seen while active
+    kill: Kill | None = None
     _active: bool = False
     _rng: random.Random = field(init=False)
     _clients: dict[str, Any] = field(default_factory=dict)  # by service id as event names spell it ("eventbridge")
@@ -156,6 +190,7 @@ class FaultInjector:
             return botocore_stubber(event_name, request)
         self.calls += 1
         service, operation = event_name.split(".", 2)[1:]
+        self._maybe_kill(service, request, event_name)
         kind = self.plan.next_fault(self._rng, operation)
         if kind is None:
             return botocore_stubber(event_name, request)
@@ -167,6 +202,18 @@ class FaultInjector:
             raise ConnectionClosedError(endpoint_url=request.url)
         status, code = (400, "ThrottlingException") if kind == "throttle" else self._rng.choice(SERVER_ERRORS)
         return error_response(request, self._clients[service].meta.service_model.protocol, status, code)
+
+    def _maybe_kill(self, service: str, request: AWSPreparedRequest, event_name: str) -> None:
+        kill = self.kill
+        if kill is None or kill.fired_at or service != kill.service:
+            return
+        key = idempotency_key(service, request)
+        if key is None or not key.endswith(kill.key_suffix):
+            return
+        kill.fired_at = self.calls
+        if kill.when == "after":
+            botocore_stubber(event_name, request)  # it landed; the invocation dies before it hears so
+        raise Killed(f"killed {kill.when} {event_name} {key}")
 
 
 SERVER_ERRORS: tuple[tuple[int, str], ...] = ((500, "InternalServerError"), (503, "ServiceUnavailable"))
