@@ -20,9 +20,6 @@ from tests.support.world import PIPELINE, TICK, World
 ROOT = Path(__file__).resolve().parents[2]
 TELEMETRY = ROOT / "layers" / "retrain_trigger" / "retrain_trigger" / "telemetry.py"
 EMF_NAMESPACE = "RetrainTrigger"
-# Metrics the dashboard draws ahead of the code that emits them, with where that code is coming from. Remove an entry
-# once telemetry.py names it: test_awaited_metrics_are_not_yet_emitted fails to say so.
-AWAITED = {"ActionsUnconfirmed": "issue 13 item 3, branch i13-b1 (counted by telemetry.record_result)"}
 SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\} MetricName=\"(?P<name>\w+)\"(?P<filters>[^']*)'")
 
 
@@ -141,12 +138,8 @@ def test_every_metric_drawn_is_one_the_evaluator_emits(
             assert any(fixed.items() <= identity.items() for identity in identities), (name, fixed, identities)
         else:
             unseen.append(name)
-            # Not made by this run (a write conflict, an unconfirmed action): named by the code, or awaited, and
-            # drawn with the dimension every add_metric carries.
-            assert name in in_code or name in AWAITED, name
+            # Not made by this run (a write conflict, an unconfirmed action): named by the code, and drawn with the
+            # dimension every add_metric carries.
+            assert name in in_code, name
             assert (keys, metric.get("service")) == ({"service"}, "retrain-trigger"), metric
     assert set(unseen) <= {"ConcurrentUpdates", "ActionsUnconfirmed"}, unseen
-
-
-def test_awaited_metrics_are_not_yet_emitted() -> None:
-    assert not set(AWAITED) & names_in_telemetry(), "the code emits it now: drop it from AWAITED"
