@@ -185,9 +185,18 @@ def test_status_events_arriving_while_16_invocations_deliver_repeat_no_action(de
         TableName=outputs["StateTableName"], Key={"pk": {"S": "monitor#churn-model"}, "sk": {"S": "state"}}
     )["Item"]
     keys = [a["MessageAttributes"]["idempotency_key"]["Value"] for a in alerts]
+    history = session.client("dynamodb", endpoint_url=endpoint).query(
+        TableName=outputs["StateTableName"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :history)",
+        ExpressionAttributeValues={":pk": {"S": "monitor#churn-model"}, ":history": {"S": "history#"}},
+    )["Items"]
+    cancelled = {a["S"] for item in history for a in item.get("actions", {}).get("L", []) if "cancelled:" in a["S"]}
+    start = "churn-model@20240809T000000Z#1:retrain_started"
     assert len(sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]) == 1
-    assert len(requests) == 1
-    assert keys == ["churn-model@20240809T000000Z#1:retrain_started"]
+    # The pipeline's success may land before the evaluators deliver the start's other notices: an ended attempt's
+    # undelivered notices are then cancelled, in the history (issue 13 item 13). Each goes out once, or is cancelled.
+    assert (len(requests), f"cancelled:sqs:{start}" in cancelled) in ((1, False), (0, True))
+    assert (keys, f"cancelled:sns:{start}" in cancelled) in (([start], False), ([], True))
     # "Executing" records the execution only if it beat the evaluator's own record of it; repeats change nothing
     assert lifecycle_outcomes[:2] in (["transition", "unchanged"], ["unchanged", "unchanged"])
     assert lifecycle_outcomes[2:] == ["transition", "ignored"]
