@@ -103,13 +103,14 @@ def test_every_metric_drawn_is_one_the_evaluator_emits(
             **document,
             "monitors": [
                 {**monitor, "id": "blind"},  # no scores: insufficient data
-                {**monitor, "id": "garbled"},  # a score that is not a number: an evaluation error
+                # a level that is not a number: an evaluation error (a bad score item is refused and reported,
+                # and its monitor decided on its other datapoints: issue 13 item 12)
+                {**monitor, "id": "garbled", "critical": "high"},
                 {**monitor, "id": "orphan", "actions": {**monitor["actions"], "pipeline": {"name": "no-such"}}},
                 {**monitor, "id": "drifting", "actions": {**monitor["actions"], "pipeline": {"name": PIPELINE}}},
             ],
         }
     )
-    world.score("garbled", TICK, "high")
     world.score("orphan", TICK, 0.2186)  # breaching: its pipeline start fails
     world.score("drifting", TICK, 0.2186)  # breaching: a transition, its actions done
     capsys.readouterr()
