@@ -50,7 +50,7 @@ filterwarnings = ["ignore:No application metrics to publish:UserWarning"]
 def targets() -> list[str]:
     """The engine as it is today (a module) or after the split (a package), and the outbox."""
     engine = ["src/retrain_trigger/policy/*"] if (PACKAGE / "policy").is_dir() else ["src/retrain_trigger/policy.py"]
-    return [*engine, "src/retrain_trigger/outbox.py"]
+    return [*engine, "src/retrain_trigger/outbox.py", "src/retrain_trigger/courier.py"]
 
 
 def stage() -> None:

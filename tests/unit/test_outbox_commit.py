@@ -8,15 +8,14 @@ from datetime import timedelta
 import pytest
 
 from retrain_trigger.config import MonitorConfig
+from retrain_trigger.courier import Courier, history
 from retrain_trigger.errors import DependencyError
 from retrain_trigger.model import HistoryKind, MonitorState, Status
 from retrain_trigger.outbox import (
-    Courier,
     Delivered,
     RetryPolicy,
     delivered,
     failed_try,
-    history,
     leased,
     next_ready,
 )

@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
+from retrain_trigger.courier import Courier, history
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import Datapoints, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import (
-    Courier,
     Delivered,
     RetryPolicy,
     announce_next,
-    history,
     holds,
     leased,
     next_ready,
