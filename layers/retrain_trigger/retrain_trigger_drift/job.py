@@ -14,14 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrain_trigger.score_items import feature_attribute
 from retrain_trigger_drift.combine import HOWS
 from retrain_trigger_drift.metrics import METHODS, Score, Scorer
 from retrain_trigger_drift.ports import DataObject, DataStore, ScoreWriter
 from retrain_trigger_drift.profile import Profile, ProfileError
 from retrain_trigger_drift.tables import Chunk, TableError, capture_chunks, csv_chunks
-
-# the score item's own attributes: a feature with one of these names is written as feature_<name>
-RESERVED = frozenset({"monitor_id", "timestamp", "drift_score", "sample_count", "drift_method", "drifted", "unscored"})
 
 
 class ScoreSettings(BaseModel):
@@ -106,7 +104,7 @@ def score_item(monitor_id: str, now: datetime, score: Score) -> dict[str, Any]:
         item["unscored"] = list(score.unscored)
     for name, feature in score.features.items():
         if feature.value is not None:
-            item[f"feature_{name}" if name in RESERVED else name] = _decimal(feature.value)
+            item[feature_attribute(name)] = _decimal(feature.value)
     return item
 
 
