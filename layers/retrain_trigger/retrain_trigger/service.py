@@ -17,6 +17,8 @@ from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.courier import Courier, history
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
+from retrain_trigger.fleet_config import FleetConfig
+from retrain_trigger.fleet_tick import AlarmStates, FleetBudget, FleetTick, cause_ids, ended_attempt
 from retrain_trigger.model import Datapoints, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import (
     Delivered,
@@ -59,6 +61,8 @@ class Deps:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     shards: ShardQueue | None = None  # None: one invocation evaluates the whole tick, however many are due
     shard_size: int = 2000  # the most due monitors one invocation evaluates before the tick fans out
+    budget: FleetBudget | None = None  # the fleet's retraining budget (docs/fleet.md); None: never limited
+    alarms: AlarmStates | None = None  # the CloudWatch alarms `suppressed_by` names; None: unreadable (they hold)
 
 
 @dataclass
@@ -128,7 +132,7 @@ def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     if deps.shards is not None and len(due) > deps.shard_size:
         report.shards = _fan_out(due, waiting, now, deps.shards, deps.shard_size)
         return report
-    return _evaluate(due, waiting, now, catalog.version, deps, report)
+    return _evaluate(due, waiting, now, catalog.version, deps, report, catalog.fleet)
 
 
 def evaluate_shard(shard: Shard, deps: Deps) -> Report:
@@ -142,7 +146,7 @@ def evaluate_shard(shard: Shard, deps: Deps) -> Report:
         report.results.append(MonitorResult(monitor_id, "ignored", error={"problem": "no longer configured"}))
     due = [m for i in dict.fromkeys(shard.due) if (m := known[i]) is not None]
     waiting = [m for i in dict.fromkeys(shard.waiting) if i not in shard.due and (m := known[i]) is not None]
-    return _evaluate(due, waiting, shard.now, catalog.version, deps, report)
+    return _evaluate(due, waiting, shard.now, catalog.version, deps, report, catalog.fleet)
 
 
 def plan_shards(due: Sequence[str], waiting: Sequence[str], now: datetime, size: int) -> list[Shard]:
@@ -166,17 +170,21 @@ def _evaluate(
     config_version: str,
     deps: Deps,
     report: Report,
+    fleet_config: FleetConfig,
 ) -> Report:
-    """Decide `due`, deliver every outbox of `due` and `waiting`: states and scores read in batches."""
+    """Decide `due` (causes first, docs/fleet.md), deliver every outbox of `due` and `waiting`: states and scores
+    read in batches (with the states of the causes `due` names)."""
     visiting = [*due, *waiting]
     if not visiting:
         return report
-    states = _read_states([m.id for m in visiting], deps)
+    ids = [m.id for m in visiting]
+    states = _read_states([*ids, *(c for c in cause_ids(due) if c not in set(ids))], deps)
     windows = _read_scores(due, now, deps)
     due_ids = {m.id for m in due}
-    for monitor in visiting:
+    fleet = FleetTick.start(fleet_config, now, due, states, deps.budget, deps.alarms)
+    for monitor in [*fleet.order(due), *waiting]:
         window = windows.get(monitor.id, ()) if monitor.id in due_ids else None
-        report.results.append(_isolated(monitor, states[monitor.id], window, now, config_version, deps))
+        report.results.append(_isolated(monitor, states[monitor.id], window, now, config_version, deps, fleet))
     return report
 
 
@@ -217,12 +225,13 @@ def _isolated(
     now: datetime,
     config_version: str,
     deps: Deps,
+    fleet: FleetTick,
 ) -> MonitorResult:
     """One monitor's whole tick. Nothing it raises reaches the other monitors."""
     try:
         if isinstance(state, RetrainTriggerError):
             return _failed(monitor.id, state, deps, now, notify=monitor.acting_at(now))
-        return _evaluate_one(monitor, state, window, now, config_version, deps)
+        return _evaluate_one(monitor, state, window, now, config_version, deps, fleet)
     except RetrainTriggerError as error:
         return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now))
     except Exception as error:  # a defect of ours must not silence the other monitors either
@@ -236,6 +245,7 @@ def _evaluate_one(
     now: datetime,
     config_version: str,
     deps: Deps,
+    fleet: FleetTick,
 ) -> MonitorResult:
     """Decide (if due), commit, then deliver the outbox. A window that could not be read is this monitor's error,
     but its waiting actions are still delivered."""
@@ -243,7 +253,7 @@ def _evaluate_one(
     if isinstance(window, RetrainTriggerError):
         result = _failed(monitor.id, window, deps, now, notify=monitor.acting_at(now))
     elif window is not None:
-        decision = _decide(monitor, state, window, now, config_version, deps)
+        decision = _decide(monitor, state, window, now, config_version, deps, fleet)
         result = MonitorResult(monitor.id, decision.outcome, decision)
         remembered = _report_refused(monitor, state, window, deps, result, now)
         if decision.changed or remembered is not None:
@@ -259,6 +269,7 @@ def _evaluate_one(
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
                 return result
+            fleet.committed(monitor.id, state, [decision])
     # Delivery does not depend on the tick: a stale one delivers as at the last decision, never before it.
     at = delivery_time(state, now)
     courier = Courier(
@@ -267,6 +278,7 @@ def _evaluate_one(
     courier.deliver(state)
     result.actions += [d.as_dict() for d in courier.log]
     result.transitions = courier.transitions
+    fleet.committed(monitor.id, courier.transitions[-1].state if courier.transitions else state, courier.transitions)
     return result
 
 
@@ -311,8 +323,10 @@ def _decide(
     now: datetime,
     config_version: str,
     deps: Deps,
+    fleet: FleetTick,
 ) -> Decision:
-    """The engine's decision; before a retraining is declared timed out, its pipeline's real status is applied."""
+    """The engine's decision, with the fleet's holds (policy/fleet.py); before a retraining is declared timed out,
+    its pipeline's real status is applied."""
     episode = state.episode
     overdue = retraining_overdue(monitor, state, now) and not is_stale(state, now)
     if overdue and episode is not None and episode.execution_arn:
@@ -329,7 +343,9 @@ def _decide(
                 detail="status read from SageMaker before the timeout (its status event never arrived)",
             )
             return on_lifecycle(monitor, state, event, config_version)
-    return evaluate(monitor, state, window, now, config_version, tick=deps.tick)
+    return fleet.decide(
+        monitor, lambda held: evaluate(monitor, state, window, now, config_version, tick=deps.tick, held=held)
+    )
 
 
 def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3) -> MonitorResult:
@@ -355,6 +371,8 @@ def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3)
             deps.states.commit(decision.state, state.version, history(decision, catalog.version))
         except StaleState:
             continue  # the evaluator moved the state meanwhile: decide again on the fresh state
+        if deps.budget and catalog.fleet.max_concurrent_retrains is not None and (key := ended_attempt(decision)):
+            deps.budget.release(key)  # after the commit: a failed release leaves a slot taken, never one too many
         result.actions = [{"kind": a.kind, "key": a.key, "status": "queued"} for a in decision.new_actions]
         return result
     raise RetryableError(f"monitor {monitor_id!r}: state kept changing under {attempts} attempts; retry the event")
