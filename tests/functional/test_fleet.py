@@ -199,3 +199,38 @@ def test_a_refused_suppressed_by_is_reported_naming_the_monitor_and_the_field_an
     by_id = {m["monitor_id"]: m for m in report["monitors"]}
     assert by_id["a"]["error"]["field"] == "suppressed_by"
     assert by_id["b"]["state_after"] == "RETRAINING"
+
+
+def test_a_retraining_that_ends_frees_its_concurrency_slot_for_the_held_one(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.configure(
+        {
+            "fleet": {"max_concurrent_retrains": 1},
+            "defaults": {"critical": 0.2},
+            "monitors": [{"id": "first"}, {"id": "second"}],
+        }
+    )
+    scores(world, hour(0), 0.5, ["first", "second"])
+    assert started(world.tick(hour(0))) == ["first"]
+    scores(world, hour(1), 0.5, ["first", "second"])
+    assert started(world.tick(hour(1))) == []  # still running: the slot is taken
+
+    real_clock = wiring.wall_clock
+    monkeypatch.setattr(wiring, "wall_clock", lambda: START + timedelta(hours=1, minutes=30))
+    wiring.reset()
+    finished = event(
+        "retraining-finished.json",
+        time=hour(1),
+        detail={"monitor_id": "first", "episode_id": "first@20240809T000000Z", "attempt": 1},
+    )
+    assert world.lifecycle.lambda_handler(finished, context())["state_after"] == "RETRAINED"
+    monkeypatch.setattr(wiring, "wall_clock", real_clock)
+    wiring.reset()
+    running = aws_client("dynamodb").get_item(
+        TableName=world.state_table, Key={"pk": {"S": BUDGET_PK}, "sk": {"S": "running"}}
+    )["Item"]
+    assert "taken" not in running  # the set's last key deleted: DynamoDB drops the empty set
+
+    scores(world, hour(2), 0.5, ["first", "second"])
+    assert started(world.tick(hour(2))) == ["second"]
