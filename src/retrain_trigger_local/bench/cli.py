@@ -9,7 +9,7 @@ import platform
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -23,7 +23,7 @@ from retrain_trigger_local.bench.fanout import FANOUT_CAP_SECONDS, FANOUT_MONITO
 from retrain_trigger_local.bench.imports import IMPORT_RUNS, compare_imports
 from retrain_trigger_local.bench.replay import HOURS_PER_YEAR, replay_rate
 from retrain_trigger_local.bench.results import BenchReport
-from retrain_trigger_local.bench.scenario import MAX_TICKS, SOURCES, Source
+from retrain_trigger_local.bench.scenario import FLEET_CONFIG_KEY, MAX_TICKS, SOURCES, Source
 from retrain_trigger_local.bench.seeding import seed
 from retrain_trigger_local.bench.summary import as_dict, json_line
 from retrain_trigger_local.bench.tables import markdown
@@ -101,6 +101,11 @@ def run(options: Options, argv: Sequence[str], log: TextIO = sys.stderr) -> Benc
                     measured = run_variant(world, variant, ticks_for(size, variant), cap)
                     check_steady(measured)
                     report.runs.append(measured)
+                say(f"{source}, N={size:,}: ours with the fleet rules configured")
+                fleet_env = {"CONFIG_KEY": FLEET_CONFIG_KEY}
+                measured = run_variant(world, "ours", ticks_for(size, "ours"), options.ours_cap_seconds, fleet_env)
+                check_steady(measured)
+                report.runs.append(replace(measured, variant="fleet"))
         if "fanout" in options.parts:
             say(f"fan-out: {options.fanout_monitors:,} monitors")
             report.fanout = measure_fanout(

@@ -35,6 +35,9 @@ WINDOW_TABLE = "bench-score-windows"
 SCORE_TABLE = "bench-scores"
 CONFIG_BUCKET = "bench-config"
 CONFIG_KEY = "monitors.json"
+FLEET_CONFIG_KEY = "monitors-fleet.json"  # the same monitors with the fleet rules configured (docs/fleet.md)
+FLEET_GROUP = 100  # each group of this many monitors is inhibited by its first
+FLEET_ALARMS = 10  # upstream CloudWatch alarms shared across the fleet
 NAMESPACE = "Bench/Drift"
 TOPIC = "bench-alerts"
 QUEUE = "bench-retrain.fifo"
@@ -80,6 +83,18 @@ def catalog_document(indexes: Sequence[int], source: Source) -> dict[str, Any]:
         "defaults": {"source": {"type": source}, **THRESHOLDS, "max_age": MAX_AGE},
         "monitors": [monitor_entry(i, source) for i in indexes],
     }
+
+
+def fleet_document(indexes: Sequence[int], source: Source) -> dict[str, Any]:
+    """`catalog_document` with inhibition and a budget: each monitor is inhibited by its group's first monitor and
+    by one of a few upstream alarms, and the fleet may start 5 retrainings an hour, 10 at once. In the steady state
+    nothing would start: what it costs is the alarms' read (one DescribeAlarms per 100 names) and nothing else."""
+    document = catalog_document(indexes, source)
+    for entry, index in zip(document["monitors"], indexes, strict=True):
+        leader = index - index % FLEET_GROUP
+        causes = [monitor_id(leader)] if leader != index and leader in indexes else []
+        entry["suppressed_by"] = [*causes, f"alarm:bench-upstream-{index % FLEET_ALARMS}"]
+    return document | {"fleet": {"max_retrains_per_hour": 5, "max_concurrent_retrains": 10}}
 
 
 def tick_time(tick: int) -> datetime:

@@ -14,6 +14,7 @@ from retrain_trigger_local.bench.scenario import (
     BUS,
     CONFIG_BUCKET,
     CONFIG_KEY,
+    FLEET_CONFIG_KEY,
     NAIVE_STATE_TABLE,
     NAMESPACE,
     QUEUE,
@@ -25,6 +26,7 @@ from retrain_trigger_local.bench.scenario import (
     Source,
     World,
     catalog_document,
+    fleet_document,
     metric_name,
     monitor_id,
     score,
@@ -82,6 +84,8 @@ def seed(
     s3 = session.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=CONFIG_BUCKET)
     s3.put_object(Bucket=CONFIG_BUCKET, Key=CONFIG_KEY, Body=document.encode())
+    fleet = json.dumps(fleet_document(indexes if configured is None else configured, source))
+    s3.put_object(Bucket=CONFIG_BUCKET, Key=FLEET_CONFIG_KEY, Body=fleet.encode())
     windows = source == "dynamodb" and windows_available()
     if windows:
         enable_stream(dynamodb, SCORE_TABLE)  # before the scores: the consumer reads them from the stream

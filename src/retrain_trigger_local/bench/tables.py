@@ -129,8 +129,32 @@ def calls_table(report: BenchReport) -> str:
                     _operations(ours),
                 ]
             )
+            fleet = report.run("fleet", source, size)
+            if fleet is not None:  # the same tick with inhibition and a budget configured (docs/fleet.md)
+                rows.append(_fleet_row(fleet, ours, source, size, floor))
     header = ["source", "N", "ours", "naive", "floor", "ours/eval", "naive/eval", "floor/eval"]
     return _table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lrrrrrrrrrl", rows)
+
+
+def _fleet_row(fleet: VariantRun, ours: VariantRun | None, source: str, size: int, floor: int) -> list[str]:
+    """A "fleet rules configured" row: ours again, its document with `suppressed_by` and a `fleet` budget; the
+    naive column holds its ratio to ours without them (the issue's bound: within 1.1x)."""
+    calls, plain = _tick_calls(fleet), _tick_calls(ours)
+    versus = f"{calls / plain:.3f}\N{MULTIPLICATION SIGN} ours" if calls is not None and plain else "-"
+    ratio = _ratio(calls, floor)
+    return [
+        f"{source}, fleet rules configured",
+        f"{size:,}",
+        _calls(fleet),
+        "-",
+        str(floor),
+        _per(fleet, size),
+        "-",
+        f"{floor / size:.4f}",
+        ratio,
+        versus,
+        _operations(fleet),
+    ]
 
 
 def time_table(report: BenchReport) -> str:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from retrain_trigger_local.bench.scenario import EVALUATOR_DIR, Source, World
 from retrain_trigger_local.bench.tick_child import Variant
@@ -51,7 +51,7 @@ class Rss:
 
 @dataclass(frozen=True)
 class VariantRun:
-    variant: Variant
+    variant: Variant | Literal["fleet"]  # fleet: ours with the fleet rules configured (scenario.fleet_document)
     source: Source
     size: int
     ticks: tuple[TickStats, ...]
