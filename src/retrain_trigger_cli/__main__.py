@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from retrain_trigger.config import DEFAULT_TICK, Duration
+from retrain_trigger.config import DEFAULT_TICK
+from retrain_trigger.durations import Duration
 from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, report, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation

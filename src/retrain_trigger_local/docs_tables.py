@@ -138,6 +138,25 @@ MEANING: dict[str, str] = {
         "retrainings held by the fleet budget ([Fleet](fleet.md#the-retraining-budget)) start highest priority "
         "first, then oldest held first"
     ),
+    "maintenance": (
+        "maintenance windows: during each the monitor is muted exactly as `mode: muted` (decides, never retrains, "
+        "sends nothing; an episode still open when the window ends is announced once). Set in `defaults` for every "
+        "monitor; a monitor's own list replaces it. See [maintenance windows](fleet-windows.md#maintenance-windows)"
+    ),
+    "maintenance[].cron": "when each window starts, 5-field cron in the zone's wall time (e.g. `0 2 * * SUN`)",
+    "maintenance[].rrule": (
+        "instead of `cron`: an RFC 5545 RRULE (e.g. `FREQ=WEEKLY;BYDAY=SU;BYHOUR=2`), in the zone's wall time"
+    ),
+    "maintenance[].duration": "how long each window lasts (elapsed time, e.g. `3h`)",
+    "maintenance[].timezone": (
+        "the IANA zone of the start's wall time (e.g. `Europe/Berlin`); DST is followed: a start in the skipped "
+        "hour begins when the clock jumps, one in the repeated hour on its first pass"
+    ),
+    "max_model_age": (
+        'past this age of the model (from its last successful retraining or "Model Deployed"; before either, '
+        'from the first evaluation with the key) a retraining starts without drift, with the reason "model age", '
+        "once per age window, through the same start path. See [model age](fleet-windows.md#model-age)"
+    ),
 }
 
 # Defaults the model leaves unset (None) because the engine derives them from other keys.

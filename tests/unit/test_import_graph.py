@@ -29,12 +29,18 @@ def test_the_domain_never_imports_upwards() -> None:
     """config -> model -> policy/ports/events -> messages/adapters -> service -> wiring, never back."""
     graph = import_graph(LAYER)
     # fleet_config is the configuration's `fleet` section and cross-monitor checks: config's level, its own module.
-    configuration = {"retrain_trigger.config", "retrain_trigger.fleet_config"}
-    below_policy = {*configuration, "retrain_trigger.model", "retrain_trigger.errors"}
+    config_layer = {
+        "retrain_trigger.errors",
+        "retrain_trigger.durations",
+        "retrain_trigger.maintenance_config",
+        "retrain_trigger.fleet_config",
+    }
+    below_policy = config_layer | {"retrain_trigger.config", "retrain_trigger.model"}
     policy = {m for m in graph if m.startswith("retrain_trigger.policy")}
 
-    assert graph["retrain_trigger.config"] <= {"retrain_trigger.errors", "retrain_trigger.fleet_config"}
+    assert graph["retrain_trigger.config"] <= config_layer
     assert graph["retrain_trigger.fleet_config"] <= {"retrain_trigger.errors"}
+    assert graph["retrain_trigger.maintenance_config"] <= {"retrain_trigger.durations"}
     assert graph["retrain_trigger.model"] <= {"retrain_trigger.config", "retrain_trigger.errors"}
     assert all(graph[m] <= below_policy | policy for m in policy), {m: graph[m] for m in policy}
 

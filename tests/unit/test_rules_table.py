@@ -8,10 +8,13 @@ import itertools
 import re
 from pathlib import Path
 
-from retrain_trigger.policy import rules
+from retrain_trigger.policy import model_age, rules
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE_TESTS = Path(__file__).with_name("test_policy_rules.py")
+RULE_TESTS = (Path(__file__).with_name("test_policy_rules.py"), Path(__file__).with_name("test_model_age.py"))
+# The engine's rules: every public function of rules.py, and the rules of the policy modules that decide from a
+# Context (their helpers, such as model_age.age_window, are not rules).
+RULE_MODULES = (rules, model_age)
 # Test classes in the rule tests that are about what the rules see or when they run, not one rule.
 NOT_RULES = {"TestWindow", "TestSchedule", "TestBadInput", "TestReferenceScenario"}
 
@@ -19,8 +22,11 @@ NOT_RULES = {"TestWindow", "TestSchedule", "TestBadInput", "TestReferenceScenari
 def rule_functions() -> set[str]:
     return {
         name
-        for name, function in inspect.getmembers(rules, inspect.isfunction)
-        if function.__module__ == rules.__name__ and not name.startswith("_")
+        for module in RULE_MODULES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__
+        and not name.startswith("_")
+        and (module is rules or next(iter(inspect.signature(function).parameters), "") == "ctx")
     }
 
 
@@ -50,8 +56,8 @@ def test_the_docs_rules_table_names_exactly_the_rule_functions() -> None:
 
 
 def test_every_rule_function_has_its_class_of_rule_tests_and_every_class_is_a_rule() -> None:
-    tree = ast.parse(RULE_TESTS.read_text())
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    trees = [ast.parse(path.read_text()) for path in RULE_TESTS]
+    classes = {node.name: node for tree in trees for node in tree.body if isinstance(node, ast.ClassDef)}
     expected = {camel(name) for name in rule_functions()}
 
     assert set(classes) - NOT_RULES == expected

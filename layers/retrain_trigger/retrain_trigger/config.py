@@ -9,7 +9,6 @@ import difflib
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,12 +26,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
 
+from retrain_trigger.durations import Duration, PositiveDuration, not_boolean
 from retrain_trigger.errors import ConfigError
 from retrain_trigger.fleet_config import Cause, FleetConfig, checked_suppressions, parse_fleet
-
-_COMPACT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")  # a sign is read, so the check can name it
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
+from retrain_trigger.maintenance_config import MaintenanceWindow, covering
 
 MAX_DEPTH = 32  # the schema itself nests 7 deep; deeper is a broken document, refused before it can recurse
 
@@ -45,34 +42,6 @@ class _CrossFieldError(ValueError):
         super().__init__(problem)
 
 
-def _not_boolean(value: Any) -> Any:
-    # pydantic's lax mode reads true as 1 (and 1.0, and one second): never what a JSON `true` meant here.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    return value
-
-
-def _compact_duration(value: Any) -> Any:
-    """Accept '90s', '15m', '6h', '1d', '2w' besides pydantic's ISO 8601 ('PT6H') and plain seconds."""
-    _not_boolean(value)
-    if isinstance(value, str) and (match := _COMPACT.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    return value
-
-
-def _not_negative(value: timedelta) -> timedelta:
-    if value < timedelta(0):
-        raise ValueError("must not be negative")
-    return value
-
-
-def _positive(value: timedelta) -> timedelta:
-    _not_negative(value)
-    if value == timedelta(0):
-        raise ValueError("must be longer than zero")
-    return value
-
-
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -83,10 +52,8 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Duration = Annotated[timedelta, BeforeValidator(_compact_duration), AfterValidator(_not_negative)]  # 0 allowed
-PositiveDuration = Annotated[timedelta, BeforeValidator(_compact_duration), AfterValidator(_positive)]
-Level = Annotated[float, BeforeValidator(_not_boolean), AfterValidator(_finite)]
-Count = Annotated[int, BeforeValidator(_not_boolean)]
+Level = Annotated[float, BeforeValidator(not_boolean), AfterValidator(_finite)]
+Count = Annotated[int, BeforeValidator(not_boolean)]
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]  # any offset in, UTC out; no timezone is refused
 ActionKind = Literal["sagemaker", "sqs", "eventbridge", "sns"]
 MissingData = Literal["missing", "ignore", "breaching", "not_breaching"]
@@ -206,6 +173,8 @@ class MonitorConfig(_Frozen):
     evaluation_delay: Duration = timedelta(0)
     suppressed_by: tuple[Cause, ...] = ()  # the fleet (docs/fleet.md): checked across monitors by fleet_config
     priority: Count = 0  # the fleet budget releases held retrainings highest priority first
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # muted during each window (see maintenance_config)
+    max_model_age: PositiveDuration | None = None  # retrain when the model is older (see policy/model_age)
 
     @model_validator(mode="before")
     @classmethod
@@ -269,10 +238,13 @@ class MonitorConfig(_Frozen):
         return tuple(g.metric for g in self.guards)
 
     def acting_at(self, now: datetime) -> bool:
-        """False in shadow mode and while muted: decisions are made and logged, nothing is sent."""
+        """False in shadow mode, while muted and during a maintenance window: decisions are made and logged, nothing
+        is sent (a window mutes exactly as `mode: muted` does: one notion of muted for the rules and the outbox)."""
         if self.mode == "shadow":
             return False
-        return not (self.muted_until is not None and now < self.muted_until)
+        if self.muted_until is not None and now < self.muted_until:
+            return False
+        return not (self.maintenance and covering(self.maintenance, now))
 
 
 @dataclass(frozen=True)

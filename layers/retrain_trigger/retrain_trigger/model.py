@@ -203,6 +203,9 @@ class MonitorState(_Record):
     # Written only with a transition (never on a steady tick); absent in a state stored before it existed.
     decided_at: datetime | None = None
     refused_items: tuple[str, ...] = ()  # keys of the bad score items already reported: never reported again
+    # When the model in service was made: its last successful retraining or "Model Deployed" (or, before either was
+    # seen, the first evaluation with `max_model_age`): the model's age counts from here (policy/model_age.py).
+    model_at: datetime | None = None
 
     @property
     def pending(self) -> tuple[ActionRecord, ...]:

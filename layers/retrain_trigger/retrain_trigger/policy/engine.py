@@ -9,6 +9,7 @@ from retrain_trigger.config import DEFAULT_TICK, MonitorConfig
 from retrain_trigger.model import ARMED, ActionRecord, Decision, LifecycleEvent, MonitorState, Observation, Status
 from retrain_trigger.policy import rules
 from retrain_trigger.policy.decisions import Context, Plan, decision
+from retrain_trigger.policy.model_age import model_age
 from retrain_trigger.policy.window import Window
 
 
@@ -33,7 +34,7 @@ def evaluate(
     basis = armed or state
     window = Window.at(monitor, basis, datapoints, now, tick)
     ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None, held=tuple(held))
-    plan = _by_status(ctx, window)
+    plan = model_age(ctx, window, _by_status(ctx, window))
     plan = rules.announce_after_mute(ctx, window, plan)
     plan = rules.renotify(ctx, window, plan)
     return decision(ctx, rules.data_gap(ctx, window, plan))

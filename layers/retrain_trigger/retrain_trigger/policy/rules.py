@@ -21,6 +21,7 @@ from retrain_trigger.model import (
     idempotency_key,
 )
 from retrain_trigger.policy.decisions import Context, Keep, Move, Plan, Tell, also_set, also_tell
+from retrain_trigger.policy.maintenance import muted_reason
 from retrain_trigger.policy.schedule import is_stale, retraining_overdue
 from retrain_trigger.policy.window import Window
 
@@ -155,6 +156,7 @@ def start_retraining(
             "last_retrain_at": now,
             "grace_until": grace,
             "evidence_after": now,
+            "model_at": now,
         }
         status = Status.RETRAINED
     else:
@@ -246,11 +248,18 @@ def data_gap(ctx: Context, window: Window, plan: Plan) -> Plan:
 
 
 def model_deployed(ctx: Context, event: LifecycleEvent) -> Plan:
-    """Any state: a deployment starts the grace period (or keeps a longer one running)."""
+    """Any state: a deployment starts the grace period (or keeps a longer one running), and the model's age."""
     state, until = ctx.state, event.at + ctx.monitor.grace_period
     if state.grace_until is not None and state.grace_until >= until:
-        return Keep("model deployed; grace period already runs longer")
-    return Move(state.status, f"model deployed: no retraining before {until.isoformat()}", {"grace_until": until})
+        if ctx.monitor.max_model_age is None or (state.model_at is not None and state.model_at >= event.at):
+            return Keep("model deployed; grace period already runs longer")
+        return Move(
+            state.status,
+            "model deployed; grace period already runs longer; its age counts from now",
+            {"model_at": event.at},
+        )
+    fields = {"grace_until": until, "model_at": max(event.at, state.model_at or event.at)}
+    return Move(state.status, f"model deployed: no retraining before {until.isoformat()}", fields)
 
 
 def other_attempt(ctx: Context, event: LifecycleEvent) -> Keep | None:
@@ -283,7 +292,11 @@ def retraining_succeeded(ctx: Context, event: LifecycleEvent) -> Move:
     return Move(
         Status.RETRAINED,
         f"retraining succeeded (attempt {episode.retrains}); grace period until {grace.isoformat()}",
-        {"grace_until": grace, "episode": episode.model_copy(update={"execution_arn": execution_arn})},
+        {
+            "grace_until": grace,
+            "episode": episode.model_copy(update={"execution_arn": execution_arn}),
+            "model_at": event.at,
+        },
     )
 
 
@@ -389,7 +402,7 @@ def _blockers(ctx: Context, episode: Episode, trigger: Observation | None) -> tu
     if not monitor.actions.on_retrain:
         reasons.append("no on_retrain actions configured")
     if monitor.mode != "shadow" and not monitor.acting_at(now):
-        reasons.append(f"muted until {monitor.muted_until.isoformat() if monitor.muted_until else '?'}")
+        reasons.append(muted_reason(monitor, now))
     reasons.extend(ctx.held)  # the fleet's: inhibited by a cause, held by the budget (policy/fleet.py)
     return reasons, guards
 
