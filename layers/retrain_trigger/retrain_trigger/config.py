@@ -203,6 +203,8 @@ class MonitorConfig(_Frozen):
     renotify_every: PositiveDuration | None = None
     datapoints_to_recover: Count = Field(default=1, ge=1)
     evaluation_delay: Duration = timedelta(0)
+    approval: Literal["none", "required"] = "none"  # required: a retraining waits for an operator (AWAITING_APPROVAL)
+    approval_timeout: PositiveDuration = timedelta(days=2)
 
     @model_validator(mode="before")
     @classmethod
