@@ -101,6 +101,9 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
         default="succeeded",
         help="how each retraining ends ('never': no status arrives, the retraining_timeout decides)",
     )
+    answer = world.add_mutually_exclusive_group()  # a monitor with `approval: required` (docs/fleet-approval.md)
+    answer.add_argument("--approve-after", type=duration, default=timedelta(0), help="approve each request this late")
+    answer.add_argument("--approval", choices=["never"], help="'never': no request is answered (approval_timeout)")
     world.add_argument(
         "--until", type=timestamp, help="replay up to this time (default: the last datapoint's timestamp)"
     )
@@ -229,7 +232,8 @@ def _document(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
 
 
 def _simulation(args: argparse.Namespace) -> Simulation:
-    return Simulation(tick=args.tick, retrain_duration=args.retrain_duration, retrain_outcome=args.retrain_outcome)
+    approve_after = None if args.approval == "never" else args.approve_after
+    return Simulation(args.tick, args.retrain_duration, args.retrain_outcome, approve_after)
 
 
 def _replayed(args: argparse.Namespace) -> replay.Replay:
