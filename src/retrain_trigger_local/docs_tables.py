@@ -129,6 +129,16 @@ MEANING: dict[str, str] = {
         "`evaluation_delay: 2h` evaluates at 02:00 a score written at 01:30. Datapoints stamped after the "
         "evaluation time are ignored, not errors"
     ),
+    "approval": (
+        "`required`: a retraining that would start waits in AWAITING_APPROVAL, with one alert saying how to approve "
+        'or reject (`retrain-trigger approve|reject`, or a "Retraining Approved"/"Retraining Rejected" bus '
+        "event); a rejected or expired request holds the episode in ALARM without retraining. See "
+        "docs/fleet-approval.md"
+    ),
+    "approval_timeout": (
+        "an approval request nobody answers within this expires: an `approval_expired` alert (severity `error`), "
+        "ALARM, and no retraining in that episode"
+    ),
 }
 
 # Defaults the model leaves unset (None) because the engine derives them from other keys.
