@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK
 from retrain_trigger.durations import Duration
-from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, report, simulate
+from retrain_trigger_cli import approval_cmd, compare, config_cmd, drift_cmd, live, replay, report, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -102,6 +102,9 @@ def _replay_arguments(parser: argparse.ArgumentParser, *, many_configs: bool = F
         default="succeeded",
         help="how each retraining ends ('never': no status arrives, the retraining_timeout decides)",
     )
+    answer = world.add_mutually_exclusive_group()  # a monitor with `approval: required` (docs/fleet-approval.md)
+    answer.add_argument("--approve-after", type=duration, default=timedelta(0), help="approve each request this late")
+    answer.add_argument("--approval", choices=["never"], help="'never': no request is answered (approval_timeout)")
     world.add_argument(
         "--until", type=timestamp, help="replay up to this time (default: the last datapoint's timestamp)"
     )
@@ -213,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift_cmd.add_parsers(commands)
     config_cmd.add_parser(commands)
+    approval_cmd.add_parsers(commands)
     return parser
 
 
@@ -229,7 +233,8 @@ def _document(args: argparse.Namespace, config: Path | None) -> dict[str, Any]:
 
 
 def _simulation(args: argparse.Namespace) -> Simulation:
-    return Simulation(tick=args.tick, retrain_duration=args.retrain_duration, retrain_outcome=args.retrain_outcome)
+    approve_after = None if args.approval == "never" else args.approve_after
+    return Simulation(args.tick, args.retrain_duration, args.retrain_outcome, approve_after)
 
 
 def _replayed(args: argparse.Namespace) -> replay.Replay:
@@ -436,6 +441,7 @@ COMMANDS = {
     "baseline": drift_cmd.cmd_baseline,
     "score": drift_cmd.cmd_score,
     "config": config_cmd.run,
+    **approval_cmd.COMMANDS,
 }
 
 

@@ -246,7 +246,7 @@ def _days(span: timedelta | None) -> str:
 def write_table(rows: Sequence[Scored], out: TextIO, labelled: bool) -> None:
     width = max([len("variant"), *(len(r.variant.name) for r in rows)]) + 2
     head = f"{'variant':<{width}}{'retrains':>8}  {'alerts w/c/esc/rec/err':<23}{'first detection':<22}"
-    head += "days OK/WARN/ALARM/RETR/RETRD"
+    head += "days OK/WARN/ALARM/RETR/RETRD/WAIT"
     if labelled:
         head += "   caught  median  worst  missed  outside"
     out.write(head + "\n")
@@ -258,7 +258,7 @@ def write_table(rows: Sequence[Scored], out: TextIO, labelled: bool) -> None:
         alerts = "/".join(str(s.alerts.get(k, 0)) for k in ("warning", "critical", "escalation", "recovered", "error"))
         first = s.first_detection.strftime("%Y-%m-%dT%H:%MZ") if s.first_detection else "-"
         days = "/".join(f"{v.total_seconds() / 86400:.0f}" for v in s.time_in_state.values())
-        line = f"{row.variant.name:<{width}}{s.retrains:>8}  {alerts:<23}{first:<22}{days:<29}"
+        line = f"{row.variant.name:<{width}}{s.retrains:>8}  {alerts:<23}{first:<22}{days:<34}"
         if labelled:
             line += (
                 f"  {row.caught:>3}/{row.episodes:<3}{_days(row.median_delay):>7}{_days(row.worst_delay):>7}"

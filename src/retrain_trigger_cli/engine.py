@@ -2,7 +2,9 @@
 
 Replay walks the ticks of the evaluator's schedule, evaluates the monitor whenever `is_due` says the evaluator
 would, with the datapoints the score table would hold at that time, and feeds each started retraining's simulated
-outcome back through `on_lifecycle`. It decides nothing itself: no rule lives here.
+outcome back through `on_lifecycle`, and each approval request's simulated answer through `on_command` (approved
+`approve_after` after the request, or never: the request's `approval_timeout` decides). It decides nothing itself:
+no rule lives here.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from retrain_trigger.config import DEFAULT_TICK, MonitorConfig
-from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, Status
-from retrain_trigger.policy import evaluate, is_due, on_lifecycle
+from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, OperatorCommand, Status
+from retrain_trigger.policy import evaluate, is_due, on_command, on_lifecycle
 
 RetrainOutcome = Literal["succeeded", "failed", "stopped", "never"]
-StepKind = Literal["evaluation", "succeeded", "failed", "stopped"]
+StepKind = Literal["evaluation", "succeeded", "failed", "stopped", "approved"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Simulation:
     tick: timedelta = DEFAULT_TICK
     retrain_duration: timedelta = timedelta(hours=3)
     retrain_outcome: RetrainOutcome = "succeeded"
+    approve_after: timedelta | None = timedelta(0)  # how long an operator takes to approve (None: never approves)
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,13 @@ def replay(
     times = [o.at for o in observations]
     state = MonitorState(monitor_id=monitor.id)
     pending: LifecycleEvent | None = None
+    approval: OperatorCommand | None = None
     steps: list[Step] = []
     for now in evaluation_times(monitor.every, start, end, simulation.tick):
+        # An approval (nothing runs while one is awaited) comes before the retraining it starts.
+        if approval is not None and approval.at <= now:
+            state, pending = _approved(monitor, state, approval, config_version, simulation, steps)
+            approval = None
         # A retraining that ended by this tick reached the lifecycle function before the evaluator runs.
         if pending is not None and pending.at <= now:
             decision = on_lifecycle(monitor, state, pending, config_version)
@@ -79,16 +87,46 @@ def replay(
         step = Step(now, "evaluation", decision)
         steps.append(step)
         state = _delivered(decision.state, now)
-        if step.retrain_started and state.episode is not None and simulation.retrain_outcome != "never":
-            pending = LifecycleEvent(
-                kind=simulation.retrain_outcome,
-                at=now + simulation.retrain_duration,
-                monitor_id=monitor.id,
-                episode_id=state.episode.id,
-                attempt=state.episode.retrains,
-                detail="simulated by retrain-trigger replay",
-            )
+        pending = _outcome(step, state, simulation) or pending
+        episode = state.episode
+        asked = state.status is Status.AWAITING_APPROVAL and decision.before.status is not Status.AWAITING_APPROVAL
+        if asked and episode is not None and simulation.approve_after is not None:
+            at = now + simulation.approve_after
+            approval = OperatorCommand(kind="approve", monitor_id=monitor.id, at=at, episode_id=episode.id, by="replay")
+            if at <= now:  # approved at once: the retraining starts at the request's own tick
+                state, pending = _approved(monitor, state, approval, config_version, simulation, steps)
+                approval = None
     return steps
+
+
+def _approved(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    approval: OperatorCommand,
+    config_version: str,
+    simulation: Simulation,
+    steps: list[Step],
+) -> tuple[MonitorState, LifecycleEvent | None]:
+    """The simulated operator's approval, as the lifecycle function (or the CLI) applies it."""
+    answer = on_command(monitor, state, approval, config_version)
+    step = Step(approval.at, "approved", answer.decision)
+    steps.append(step)
+    state = _delivered(answer.decision.state, approval.at)
+    return state, _outcome(step, state, simulation)
+
+
+def _outcome(step: Step, state: MonitorState, simulation: Simulation) -> LifecycleEvent | None:
+    """The simulated final status of the retraining `step` started (None: it started none, or none ever arrives)."""
+    if not step.retrain_started or state.episode is None or simulation.retrain_outcome == "never":
+        return None
+    return LifecycleEvent(
+        kind=simulation.retrain_outcome,
+        at=step.at + simulation.retrain_duration,
+        monitor_id=state.monitor_id,
+        episode_id=state.episode.id,
+        attempt=state.episode.retrains,
+        detail="simulated by retrain-trigger replay",
+    )
 
 
 def _delivered(state: MonitorState, at: datetime) -> MonitorState:

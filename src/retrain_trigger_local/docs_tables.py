@@ -157,6 +157,16 @@ MEANING: dict[str, str] = {
         'from the first evaluation with the key) a retraining starts without drift, with the reason "model age", '
         "once per age window, through the same start path. See [model age](fleet-windows.md#model-age)"
     ),
+    "approval": (
+        "`required`: a retraining that would start waits in AWAITING_APPROVAL, with one alert saying how to approve "
+        'or reject (`retrain-trigger approve|reject`, or a "Retraining Approved"/"Retraining Rejected" bus '
+        "event); a rejected or expired request holds the episode in ALARM without retraining. See "
+        "docs/fleet-approval.md"
+    ),
+    "approval_timeout": (
+        "an approval request nobody answers within this expires: an `approval_expired` alert (severity `error`), "
+        "ALARM, and no retraining in that episode"
+    ),
 }
 
 # Defaults the model leaves unset (None) because the engine derives them from other keys.

@@ -175,6 +175,8 @@ class MonitorConfig(_Frozen):
     priority: Count = 0  # the fleet budget releases held retrainings highest priority first
     maintenance: tuple[MaintenanceWindow, ...] = ()  # muted during each window (see maintenance_config)
     max_model_age: PositiveDuration | None = None  # retrain when the model is older (see policy/model_age)
+    approval: Literal["none", "required"] = "none"  # required: a retraining waits for an operator (AWAITING_APPROVAL)
+    approval_timeout: PositiveDuration = timedelta(days=2)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from retrain_trigger.errors import BadInput
-from retrain_trigger.model import LifecycleEvent, PipelineStatus
+from retrain_trigger.model import CommandKind, LifecycleEvent, OperatorCommand, PipelineStatus
 
 SAGEMAKER_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 RETRAINING_FINISHED = "Retraining Finished"
@@ -172,3 +172,37 @@ def _description(text: str | None) -> dict[str, str]:
 
 def _attempt(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
+
+
+ACKNOWLEDGED = "Alert Acknowledged"
+APPROVED = "Retraining Approved"
+REJECTED = "Retraining Rejected"
+_COMMANDS: dict[str, CommandKind] = {ACKNOWLEDGED: "acknowledge", APPROVED: "approve", REJECTED: "reject"}
+
+
+class OperatorDetail(BaseModel):
+    """An operator's command on the project bus (a chat bot, a runbook): the same as the CLI's."""
+
+    monitor_id: str = Field(min_length=1)
+    episode_id: str | None = Field(default=None, min_length=1)
+    by: str = ""
+
+
+def operator_command(event: Any, received_at: datetime) -> OperatorCommand | None:
+    """An "Alert Acknowledged", "Retraining Approved" or "Retraining Rejected" event as a command, dated when it
+    arrived (its sender sets the envelope's time). None: another event type. Approving or rejecting names the
+    episode (`event.detail.episode_id`): an answer must be about the request it answers."""
+    envelope = parse_event(event, EventBridgeModel)
+    kind = _COMMANDS.get(envelope.detail_type)
+    if kind is None:
+        return None
+    detail = parse_event(envelope.detail, OperatorDetail, "event.detail")
+    if kind != "acknowledge" and detail.episode_id is None:
+        raise BadInput(detail.monitor_id, "event.detail.episode_id", f"required to {kind} a retraining")
+    return OperatorCommand(
+        kind=kind,
+        monitor_id=detail.monitor_id,
+        at=received_at.astimezone(UTC),
+        episode_id=detail.episode_id,
+        by=detail.by,
+    )

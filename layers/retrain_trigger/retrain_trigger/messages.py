@@ -54,6 +54,10 @@ def headline(monitor: MonitorConfig, notice: Notice) -> str:
             return f"drift {score} back to normal: recovered"
         case "retrain_failed":
             return "retraining failed"
+        case "approval_requested":
+            return f"drift {score} > {critical}: retraining awaits approval"
+        case "approval_expired":
+            return "approval request expired: no retraining"
     raise AssertionError(notice.event)  # pragma: no cover - NoticeEvent is closed
 
 

@@ -23,6 +23,7 @@ class Status(StrEnum):
     ALARM = "ALARM"  # episode open, critical, no retraining running (blocked, failed, or drift persists)
     RETRAINING = "RETRAINING"  # episode open, retraining started and not finished
     RETRAINED = "RETRAINED"  # episode open, retraining succeeded, waiting for the score to fall below reset
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # episode open, a retraining would start: waits for an operator (approval)
 
 
 ARMED = frozenset({Status.OK, Status.WARNING})
@@ -36,6 +37,8 @@ NoticeEvent = Literal[
     "retrain_failed",  # pipeline failed, stopped or timed out
     "no_data",  # the newest datapoint is older than no_data_after: once per gap
     "data_resumed",  # a datapoint newer than the gap arrived
+    "approval_requested",  # a retraining would start and the monitor requires approval: how to approve or reject
+    "approval_expired",  # nobody approved or rejected within approval_timeout: no retraining in this episode
 ]
 Severity = Literal["warning", "critical", "recovered", "escalation", "error"]
 
@@ -51,6 +54,8 @@ SEVERITY: Mapping[str, Severity] = {
     "data_resumed": "recovered",
     "action_failed": "error",
     "action_unconfirmed": "error",
+    "approval_requested": "critical",
+    "approval_expired": "error",
 }
 
 
@@ -159,6 +164,9 @@ class ActionRecord(_Record):
     result: str | None = None  # message id, execution ARN, event id
 
 
+ApprovalStatus = Literal["requested", "approved", "rejected", "expired"]
+
+
 class Episode(_Record):
     """One drift episode: from the datapoint that breached critical until the score falls below reset."""
 
@@ -178,6 +186,13 @@ class Episode(_Record):
     # Opened in shadow mode (its retrainings were only logged), recorded when it opens: whether an episode is real
     # belongs to it, not to the mode of each later transition. None: stored before this was recorded.
     shadow: bool | None = None
+    # Approval (policy/approval.py): what the operator said about attempt `approval_attempt` of this episode.
+    approval: ApprovalStatus | None = None
+    approval_attempt: int = 0
+    approval_requested_at: datetime | None = None
+    # Acknowledged: no repeated alert while the state stays `acknowledged_in` and no newer alert went out.
+    acknowledged_at: datetime | None = None
+    acknowledged_in: Status | None = None
 
 
 class MonitorState(_Record):
@@ -339,3 +354,16 @@ class LifecycleEvent(_Record):
     episode_id: str | None = None
     attempt: int | None = None  # the retraining attempt the event reports on (None: not stated)
     detail: str = ""
+
+
+CommandKind = Literal["acknowledge", "approve", "reject"]
+
+
+class OperatorCommand(_Record):
+    """An operator's word on a monitor's open episode: from the CLI, or an event on the project bus."""
+
+    kind: CommandKind
+    monitor_id: str
+    at: datetime
+    episode_id: str | None = None  # required to approve or reject; acknowledging without one means the open episode
+    by: str = ""  # who (a user name, a chat handle): recorded in the reason

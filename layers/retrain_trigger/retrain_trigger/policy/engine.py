@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from retrain_trigger.config import DEFAULT_TICK, MonitorConfig
 from retrain_trigger.model import ARMED, ActionRecord, Decision, LifecycleEvent, MonitorState, Observation, Status
-from retrain_trigger.policy import rules
+from retrain_trigger.policy import operator, rules
+from retrain_trigger.policy.approval import acknowledged
 from retrain_trigger.policy.decisions import Context, Plan, decision
 from retrain_trigger.policy.model_age import model_age
 from retrain_trigger.policy.window import Window
@@ -36,7 +37,7 @@ def evaluate(
     ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None, held=tuple(held))
     plan = model_age(ctx, window, _by_status(ctx, window))
     plan = rules.announce_after_mute(ctx, window, plan)
-    plan = rules.renotify(ctx, window, plan)
+    plan = plan if acknowledged(ctx.state) else rules.renotify(ctx, window, plan)
     return decision(ctx, rules.data_gap(ctx, window, plan))
 
 
@@ -44,6 +45,8 @@ def _by_status(ctx: Context, window: Window) -> Plan:
     status = ctx.state.status
     if status is Status.RETRAINING:
         return rules.retraining(ctx, window)
+    if status is Status.AWAITING_APPROVAL:  # before the data: a request expires even when none arrives
+        return operator.awaiting_approval(ctx, window)
     kept = rules.no_fresh_datapoint(ctx, window)
     if kept is not None:
         return kept

@@ -20,6 +20,7 @@ from retrain_trigger.model import (
     episode_id,
     idempotency_key,
 )
+from retrain_trigger.policy.approval import approval_blockers, approval_needed, request_approval
 from retrain_trigger.policy.decisions import Context, Keep, Move, Plan, Tell, also_set, also_tell
 from retrain_trigger.policy.maintenance import muted_reason
 from retrain_trigger.policy.schedule import is_stale, retraining_overdue
@@ -125,14 +126,16 @@ def after_retraining(ctx: Context, window: Window) -> Plan:
 
 def start_retraining(
     ctx: Context,
-    window: Window,
+    window: Window | None,
     episode: Episode,
     trigger: Observation | None,
     above: str,
     guards: Mapping[str, bool],
 ) -> Move:
     """The next attempt of `episode` starts (RETRAINING); in shadow mode it is taken as succeeded at once
-    (RETRAINED), with every action only logged."""
+    (RETRAINED), with every action only logged. With `approval: required` it waits for an operator instead."""
+    if approval_needed(ctx.monitor, episode):
+        return request_approval(ctx, episode, trigger, above, guards)
     now, monitor, attempt = ctx.now, ctx.monitor, episode.retrains + 1
     started = episode.model_copy(
         update={
@@ -401,6 +404,7 @@ def _blockers(ctx: Context, episode: Episode, trigger: Observation | None) -> tu
         reasons.append("drift persists after retraining and retrain_on_persisting_drift is off")
     if not monitor.actions.on_retrain:
         reasons.append("no on_retrain actions configured")
+    reasons += approval_blockers(episode)
     if monitor.mode != "shadow" and not monitor.acting_at(now):
         reasons.append(muted_reason(monitor, now))
     reasons.extend(ctx.held)  # the fleet's: inhibited by a cause, held by the budget (policy/fleet.py)
