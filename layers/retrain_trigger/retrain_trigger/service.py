@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.courier import Courier, history
+from retrain_trigger.digest_alerts import publish_digests
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.model import Datapoints, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import (
@@ -27,6 +29,7 @@ from retrain_trigger.outbox import (
     next_ready,
 )
 from retrain_trigger.policy import delivery_time, evaluate, is_due, is_stale, on_lifecycle, retraining_overdue
+from retrain_trigger.policy.digest import DEFAULT_GROUP_ALERTS_OVER, tick_digests
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
 
 STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
@@ -92,6 +95,7 @@ class Report:
     now: datetime
     config_version: str
     results: list[MonitorResult] = field(default_factory=list)
+    digests: list[dict[str, object]] = field(default_factory=list)  # the tick's grouped alerts (fleet-alerts.md)
     shards: int = 0  # shards this invocation sent to the queue instead of evaluating them itself
 
     def count(self, outcome: str) -> int:
@@ -106,6 +110,7 @@ class Report:
             "errors": self.count("error"),
             "monitors": [r.as_dict() for r in self.results],
         }
+        out |= {"digests": self.digests} if self.digests else {}
         return out | {"shards": self.shards} if self.shards else out
 
 
@@ -166,17 +171,34 @@ def _evaluate(
     config_version: str,
     deps: Deps,
     report: Report,
+    group_over: int = DEFAULT_GROUP_ALERTS_OVER,
+    scope: str = "",
 ) -> Report:
-    """Decide `due`, deliver every outbox of `due` and `waiting`: states and scores read in batches."""
+    """Decide `due`, deliver every outbox of `due` and `waiting`: states and scores read in batches. More than
+    `group_over` alerts of one event also go to on-call as one digest (`scope`: the shard's, in a fanned-out tick)."""
     visiting = [*due, *waiting]
     if not visiting:
         return report
     states = _read_states([m.id for m in visiting], deps)
     windows = _read_scores(due, now, deps)
     due_ids = {m.id for m in due}
-    for monitor in visiting:
-        window = windows.get(monitor.id, ()) if monitor.id in due_ids else None
-        report.results.append(_isolated(monitor, states[monitor.id], window, now, config_version, deps))
+    decided: list[Decided] = []
+    for m in visiting:
+        window = windows.get(m.id, ()) if m.id in due_ids else None
+        decided.append(
+            _isolated(m, deps, now, partial(_evaluate_one, m, states[m.id], window, now, config_version, deps))
+        )
+    # Every decision of the tick is committed before any is delivered: only then is it known which events are over
+    # the limit, so a grouped alert goes out marked, after its digest, and never waits for a later tick.
+    listed = [(m, r.decision) for m, (r, s) in zip(visiting, decided, strict=True) if s and r.decision]
+    sent = publish_digests(tick_digests(listed, group_over, now, scope), deps.actions)
+    report.digests += [d.as_dict() for d in sent.log]
+    for m, (result, state) in zip(visiting, decided, strict=True):
+        if state is not None:
+            result = _isolated(
+                m, deps, now, partial(_deliver, m, state, result, now, config_version, deps, sent.grouped)
+            )[0]
+        report.results.append(result)
     return report
 
 
@@ -210,35 +232,52 @@ def _read_scores(due: Sequence[MonitorConfig], now: datetime, deps: Deps) -> Map
         return dict.fromkeys((m.id for m in due), error)
 
 
-def _isolated(
+Decided = tuple[MonitorResult, MonitorState | None]  # the state to deliver from, None when nothing is delivered
+
+
+def _isolated(monitor: MonitorConfig, deps: Deps, now: datetime, step: Callable[[], Decided]) -> Decided:
+    """One monitor's decision and commit, or its delivery. Nothing it raises reaches the other monitors."""
+    try:
+        return step()
+    except RetrainTriggerError as error:
+        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now)), None
+    except Exception as error:  # a defect of ours must not silence the other monitors either
+        return _failed(monitor.id, RetrainTriggerError(f"{type(error).__name__}: {error}"), deps, now), None
+
+
+def _deliver(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    result: MonitorResult,
+    now: datetime,
+    config_version: str,
+    deps: Deps,
+    grouped: Mapping[str, str],
+) -> Decided:
+    """Deliver the outbox. Delivery does not depend on the tick: a stale one delivers as at the last decision."""
+    at = delivery_time(state, now)
+    courier = Courier(
+        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
+    )
+    courier.grouped = grouped
+    state = courier.deliver(state)
+    result.actions += [d.as_dict() for d in courier.log]
+    result.transitions = courier.transitions
+    return result, state
+
+
+def _evaluate_one(
     monitor: MonitorConfig,
     state: MonitorState | RetrainTriggerError,
     window: Sequence[Observation] | RetrainTriggerError | None,
     now: datetime,
     config_version: str,
     deps: Deps,
-) -> MonitorResult:
-    """One monitor's whole tick. Nothing it raises reaches the other monitors."""
-    try:
-        if isinstance(state, RetrainTriggerError):
-            return _failed(monitor.id, state, deps, now, notify=monitor.acting_at(now))
-        return _evaluate_one(monitor, state, window, now, config_version, deps)
-    except RetrainTriggerError as error:
-        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now))
-    except Exception as error:  # a defect of ours must not silence the other monitors either
-        return _failed(monitor.id, RetrainTriggerError(f"{type(error).__name__}: {error}"), deps, now)
-
-
-def _evaluate_one(
-    monitor: MonitorConfig,
-    state: MonitorState,
-    window: Sequence[Observation] | RetrainTriggerError | None,
-    now: datetime,
-    config_version: str,
-    deps: Deps,
-) -> MonitorResult:
-    """Decide (if due), commit, then deliver the outbox. A window that could not be read is this monitor's error,
-    but its waiting actions are still delivered."""
+) -> Decided:
+    """Decide (if due) and commit; the state to deliver the outbox from. A window that could not be read is this
+    monitor's error, but its waiting actions are still delivered; a state that could not be read is raised."""
+    if isinstance(state, RetrainTriggerError):
+        raise state
     result = MonitorResult(monitor.id, "delivered")
     if isinstance(window, RetrainTriggerError):
         result = _failed(monitor.id, window, deps, now, notify=monitor.acting_at(now))
@@ -258,16 +297,8 @@ def _evaluate_one(
                 )
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
-                return result
-    # Delivery does not depend on the tick: a stale one delivers as at the last decision, never before it.
-    at = delivery_time(state, now)
-    courier = Courier(
-        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
-    )
-    courier.deliver(state)
-    result.actions += [d.as_dict() for d in courier.log]
-    result.transitions = courier.transitions
-    return result
+                return result, None
+    return result, state
 
 
 def _report_refused(
