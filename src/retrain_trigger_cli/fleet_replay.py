@@ -1,10 +1,12 @@
 """`retrain-trigger replay --all-monitors`: what a whole fleet would have done on a long score file, as JSON lines
 with `monitor_id`, in time order.
 
-The evaluator decides a tick's due monitors one by one, then the fleet rules look at all of the tick's decisions
-at once (today: the grouped alerts of `policy.digest`), then it delivers. `fleet_tick` is that one step here too,
-taking every monitor's decision of the tick, so the replay calls the engine as the service does. It decides nothing
-itself: no rule lives here.
+The evaluator decides a tick's due monitors causes first, each through the fleet rules (`FleetTick`, on the pure
+`policy.fleet`: inhibition, the retraining budget), then groups the tick's alerts (`policy.digest`), then delivers.
+`fleet_tick` is that one step here, over all monitors of the tick, calling the same functions, so the replay
+decides as the service does. It decides nothing itself: no rule lives here. What it cannot know it simulates: the
+budget in memory (as the state table keeps it), every delivery succeeding at once, every retraining ending as
+`--retrain-outcome` says, and CloudWatch alarms named in `suppressed_by` as never firing.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ from __future__ import annotations
 import bisect
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TextIO
 
-from retrain_trigger.config import Catalog, MonitorConfig, config_version, parse_catalog
+from retrain_trigger.config import Catalog, MonitorConfig, parse_catalog
 from retrain_trigger.errors import ConfigError
+from retrain_trigger.fleet_config import FleetConfig
+from retrain_trigger.fleet_tick import FleetTick, ended_attempt
 from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation
 from retrain_trigger.policy import evaluate, is_due, on_lifecycle
-from retrain_trigger.policy.digest import DEFAULT_GROUP_ALERTS_OVER, Digest, tick_digests
+from retrain_trigger.policy.digest import Digest, tick_digests
 from retrain_trigger_cli.engine import Simulation, Step, _delivered, evaluation_times
 from retrain_trigger_cli.errors import UsageError
 from retrain_trigger_cli.fleet_scores import FleetScores
@@ -49,10 +54,47 @@ class FleetReplay:
 
 
 @dataclass
-class _World:
-    """The fleet as the state table and the pipelines would hold it between ticks."""
+class SimulatedBudget:
+    """The fleet's retraining budget as the state table keeps it (adapters/fleet_budget.py), in memory: each UTC
+    hour's and day's retrainings and the running ones, one key per retraining attempt, a retake free."""
 
+    hours: dict[str, set[str]] = field(default_factory=dict)
+    days: dict[str, set[str]] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)
+
+    def take(self, key: str, now: datetime, fleet: FleetConfig) -> bool:
+        now = now.astimezone(UTC)
+        windows = [
+            (self.hours.setdefault(f"{now:%Y-%m-%dT%H}", set()), fleet.max_retrains_per_hour),
+            (self.days.setdefault(f"{now:%Y-%m-%d}", set()), fleet.max_retrains_per_day),
+            (self.running, fleet.max_concurrent_retrains),
+        ]
+        limited = [(taken, limit) for taken, limit in windows if limit is not None]
+        if any(key not in taken and len(taken) >= limit for taken, limit in limited):
+            return False
+        for taken, _ in limited:
+            taken.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        self.running.discard(key)
+
+
+class NoAlarms:
+    """The replay has no history of CloudWatch alarms: an `alarm:` cause is taken as not firing."""
+
+    def states(self, names: Iterable[str]) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class _World:
+    """The fleet as the state table, the budget and the pipelines would hold it between ticks."""
+
+    catalog: Catalog
+    simulation: Simulation
     states: dict[str, MonitorState]
+    budget: SimulatedBudget = field(default_factory=SimulatedBudget)
     pending: dict[str, LifecycleEvent] = field(default_factory=dict)  # a started retraining's simulated end
 
 
@@ -71,9 +113,35 @@ def score_columns(catalog: Catalog) -> dict[str, str]:
     return {m.id: score_column_of(m.source) for m in catalog.monitors}
 
 
-def fleet_tick(now: datetime, decided: Sequence[tuple[MonitorConfig, Decision]], group_over: int) -> tuple[Digest, ...]:
-    """The fleet's step at one tick, over all monitors' decisions: the evaluator's own call (`tick_digests`)."""
-    return tick_digests(decided, group_over, now)
+def fleet_tick(
+    world: _World, now: datetime, windows: Mapping[str, Sequence[Observation]]
+) -> tuple[list[tuple[MonitorConfig, Decision]], tuple[Digest, ...]]:
+    """One tick of the fleet, as the service's `_evaluate` runs it: the due monitors decided causes first through
+    the fleet rules (`FleetTick`: inhibition, the budget), each seeing the states decided before it this tick; then
+    the tick's digests (`tick_digests`) over all of the tick's decisions."""
+    catalog, tick = world.catalog, world.simulation.tick
+    due = [m for m in catalog.monitors if is_due(m.every, now, tick, m.evaluation_delay)]
+    fleet = FleetTick.start(catalog.fleet, now, due, dict(world.states), world.budget, NoAlarms())
+    decided: list[tuple[MonitorConfig, Decision]] = []
+    for monitor in fleet.order(due):
+        state, window = world.states[monitor.id], windows[monitor.id]
+        decision = fleet.decide(monitor, partial(_evaluate, monitor, state, window, now, catalog.version, tick))
+        fleet.committed(monitor.id, decision.state, [decision])
+        decided.append((monitor, decision))
+    return decided, tick_digests(decided, catalog.fleet.group_alerts_over, now)
+
+
+def _evaluate(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    window: Sequence[Observation],
+    now: datetime,
+    version: str,
+    tick: timedelta,
+    held: tuple[str, ...],
+) -> Decision:
+    """The evaluator's call (service._decide): the engine with the fleet's holds as blockers."""
+    return evaluate(monitor, state, window, now, version, tick=tick, held=held)
 
 
 def replay_fleet(
@@ -82,24 +150,19 @@ def replay_fleet(
     simulation: Simulation,
     start: datetime,
     end: datetime,
-    group_over: int = DEFAULT_GROUP_ALERTS_OVER,
 ) -> FleetReplay:
     """Every engine call the evaluator and the lifecycle function would make for the fleet from start to end."""
-    monitors = catalog.monitors
-    world = _World({m.id: MonitorState(monitor_id=m.id) for m in monitors})
-    times = {m.id: [o.at for o in series.get(m.id, ())] for m in monitors}
+    world = _World(catalog, simulation, {m.id: MonitorState(monitor_id=m.id) for m in catalog.monitors})
+    times = {m.id: [o.at for o in series.get(m.id, ())] for m in catalog.monitors}
     steps: list[FleetStep] = []
     found: list[Digest] = []
     for now in evaluation_times(None, start, end, simulation.tick):
-        steps += _ended(catalog, world, now)
-        due = [m for m in monitors if is_due(m.every, now, simulation.tick, m.evaluation_delay)]
-        decided = []
-        for monitor in due:
+        steps += _ended(world, now)
+        windows = {}
+        for monitor in catalog.monitors:
             newest = bisect.bisect_right(times[monitor.id], now)
-            window = series.get(monitor.id, ())[max(0, newest - monitor.evaluation_periods) : newest]
-            state = world.states[monitor.id]
-            decided.append((monitor, evaluate(monitor, state, window, now, catalog.version, tick=simulation.tick)))
-        digests = fleet_tick(now, decided, group_over)
+            windows[monitor.id] = series.get(monitor.id, ())[max(0, newest - monitor.evaluation_periods) : newest]
+        decided, digests = fleet_tick(world, now, windows)
         found += digests
         grouped = {key: d.key for d in digests for key in d.grouped()}
         for monitor, decision in decided:
@@ -107,13 +170,15 @@ def replay_fleet(
             keys = [a.key for a in decision.new_actions if a.key in grouped]
             steps.append(FleetStep(monitor.id, step, grouped[keys[0]] if keys else None))
             world.states[monitor.id] = _delivered(decision.state, now)
-            _simulate_end(monitor, world, step, simulation)
-    return FleetReplay(monitors, catalog.version, tuple(steps), tuple(found), start, end)
+            _simulate_end(monitor, world, step)
+    return FleetReplay(catalog.monitors, catalog.version, tuple(steps), tuple(found), start, end)
 
 
-def _ended(catalog: Catalog, world: _World, now: datetime) -> list[FleetStep]:
-    """Retrainings that ended by this tick reached the lifecycle function before the evaluator runs: oldest first."""
+def _ended(world: _World, now: datetime) -> list[FleetStep]:
+    """Retrainings that ended by this tick reached the lifecycle function before the evaluator runs: oldest first.
+    As the lifecycle function does, an ended retraining frees its slot of the budget."""
     steps: list[FleetStep] = []
+    catalog = world.catalog
     for monitor_id, event in sorted(world.pending.items(), key=lambda item: (item[1].at, item[0])):
         if event.at > now:
             continue
@@ -122,12 +187,15 @@ def _ended(catalog: Catalog, world: _World, now: datetime) -> list[FleetStep]:
         decision = on_lifecycle(monitor, world.states[monitor_id], event, catalog.version)
         steps.append(FleetStep(monitor_id, Step(event.at, event.kind, decision)))  # type: ignore[arg-type]
         world.states[monitor_id] = _delivered(decision.state, event.at)
+        if catalog.fleet.max_concurrent_retrains is not None and (key := ended_attempt(decision)):
+            world.budget.release(key)
         del world.pending[monitor_id]
     return steps
 
 
-def _simulate_end(monitor: MonitorConfig, world: _World, step: Step, simulation: Simulation) -> None:
+def _simulate_end(monitor: MonitorConfig, world: _World, step: Step) -> None:
     episode = world.states[monitor.id].episode
+    simulation = world.simulation
     if step.retrain_started and episode is not None and simulation.retrain_outcome != "never":
         world.pending[monitor.id] = LifecycleEvent(
             kind=simulation.retrain_outcome,
@@ -140,15 +208,9 @@ def _simulate_end(monitor: MonitorConfig, world: _World, step: Step, simulation:
 
 
 def run(
-    document: Mapping[str, Any],
-    scores: FleetScores,
-    simulation: Simulation,
-    until: datetime | None = None,
-    group_over: int = DEFAULT_GROUP_ALERTS_OVER,
+    document: Mapping[str, Any], scores: FleetScores, simulation: Simulation, until: datetime | None = None
 ) -> FleetReplay:
-    catalog = catalog_of(document)
-    assert catalog.version == config_version(document)
-    return replay_fleet(catalog, scores.series, simulation, scores.start, until or scores.end, group_over)
+    return replay_fleet(catalog_of(document), scores.series, simulation, scores.start, until or scores.end)
 
 
 def fleet_record(step: FleetStep) -> dict[str, Any]:

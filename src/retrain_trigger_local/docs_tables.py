@@ -129,6 +129,15 @@ MEANING: dict[str, str] = {
         "`evaluation_delay: 2h` evaluates at 02:00 a score written at 01:30. Datapoints stamped after the "
         "evaluation time are ignored, not errors"
     ),
+    "suppressed_by": (
+        "inhibition ([Fleet](fleet.md#inhibition)): monitor ids and `alarm:<CloudWatch alarm name>`. While one of "
+        "them is in an open episode (or ALARM), this monitor decides and commits but its retraining is held in "
+        'ALARM, "inhibited by X", with one critical alert per episode. An unknown monitor or a cycle is refused'
+    ),
+    "priority": (
+        "retrainings held by the fleet budget ([Fleet](fleet.md#the-retraining-budget)) start highest priority "
+        "first, then oldest held first"
+    ),
 }
 
 # Defaults the model leaves unset (None) because the engine derives them from other keys.

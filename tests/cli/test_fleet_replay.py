@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 
 from retrain_trigger.adapters.clients import aws_client
 from tests.cli.conftest import Run, write

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails
 
 from retrain_trigger.errors import ConfigError
+from retrain_trigger.fleet_config import Cause, FleetConfig, checked_suppressions, parse_fleet
 
 _COMPACT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")  # a sign is read, so the check can name it
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -203,6 +204,8 @@ class MonitorConfig(_Frozen):
     renotify_every: PositiveDuration | None = None
     datapoints_to_recover: Count = Field(default=1, ge=1)
     evaluation_delay: Duration = timedelta(0)
+    suppressed_by: tuple[Cause, ...] = ()  # the fleet (docs/fleet.md): checked across monitors by fleet_config
+    priority: Count = 0  # the fleet budget releases held retrainings highest priority first
 
     @model_validator(mode="before")
     @classmethod
@@ -280,6 +283,7 @@ class Catalog:
     monitors: tuple[MonitorConfig, ...]
     errors: tuple[ConfigError, ...] = ()
     by_id: Mapping[str, MonitorConfig] = field(default_factory=dict)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
     def get(self, monitor_id: str) -> MonitorConfig | None:
         return self.by_id.get(monitor_id)
@@ -357,7 +361,7 @@ def parse_catalog(document: Any, *, every_error: bool = False) -> Catalog:
         raise ConfigError("*", "(document)", f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(document, Mapping):
         raise ConfigError("*", "(document)", "the configuration must be an object with 'defaults' and 'monitors'")
-    unknown = set(document) - {"defaults", "monitors", "version", "description"}
+    unknown = set(document) - {"defaults", "monitors", "version", "description", "fleet"}
     if unknown:
         raise ConfigError("*", ",".join(sorted(unknown)), "unknown top-level key")
     defaults = document.get("defaults", {})
@@ -385,11 +389,13 @@ def parse_catalog(document: Any, *, every_error: bool = False) -> Catalog:
             parsed.append(MonitorConfig.model_validate({**defaults, **raw}))
         except ValidationError as error:
             errors.extend(_config_errors(monitor_id, error) if every_error else [_config_error(monitor_id, error)])
+    parsed, errors = checked_suppressions(parsed, errors)
     return Catalog(
         version=config_version(document),
         monitors=tuple(parsed),
         errors=tuple(errors),
         by_id={m.id: m for m in parsed},
+        fleet=parse_fleet(document.get("fleet")),
     )
 
 

@@ -12,13 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.courier import Courier, history
 from retrain_trigger.digest_alerts import publish_digests
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
+from retrain_trigger.fleet_config import FleetConfig
+from retrain_trigger.fleet_tick import AlarmStates, FleetBudget, FleetTick, cause_ids, ended_attempt
 from retrain_trigger.model import Datapoints, Decision, LifecycleEvent, MonitorState, Observation, episode_id
 from retrain_trigger.outbox import (
     Delivered,
@@ -29,24 +31,13 @@ from retrain_trigger.outbox import (
     next_ready,
 )
 from retrain_trigger.policy import delivery_time, evaluate, is_due, is_stale, on_lifecycle, retraining_overdue
-from retrain_trigger.policy.digest import DEFAULT_GROUP_ALERTS_OVER, tick_digests
+from retrain_trigger.policy.digest import tick_digests
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
+from retrain_trigger.tick_report import MonitorResult, Report
 
 STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
 # A scheduled event's time is when it was due: never much after the clock. One far ahead is not a tick of ours.
 MAX_TICK_AHEAD = timedelta(minutes=15)
-
-ResultOutcome = Literal[
-    "transition",
-    "unchanged",
-    "insufficient_data",
-    "ignored_missing",
-    "ignored",
-    "stale",
-    "conflict",
-    "error",
-    "delivered",
-]
 
 
 @dataclass(frozen=True)
@@ -62,56 +53,8 @@ class Deps:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     shards: ShardQueue | None = None  # None: one invocation evaluates the whole tick, however many are due
     shard_size: int = 2000  # the most due monitors one invocation evaluates before the tick fans out
-
-
-@dataclass
-class MonitorResult:
-    monitor_id: str
-    outcome: ResultOutcome
-    decision: Decision | None = None
-    error: dict[str, str] | None = None
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    transitions: list[Decision] = field(default_factory=list)  # what the outbox itself decided (attempt failed)
-    refused: list[dict[str, str]] = field(default_factory=list)  # bad score items reported on this tick
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"monitor_id": self.monitor_id, "outcome": self.outcome, "actions": self.actions}
-        if self.decision is not None:
-            out |= {
-                "state_before": self.decision.before.status.value,
-                "state_after": self.decision.state.status.value,
-                "score": self.decision.score,
-                "reason": self.decision.reason,
-            }
-        if self.error is not None:
-            out["error"] = self.error
-        if self.refused:
-            out["refused"] = self.refused
-        return out
-
-
-@dataclass
-class Report:
-    now: datetime
-    config_version: str
-    results: list[MonitorResult] = field(default_factory=list)
-    digests: list[dict[str, object]] = field(default_factory=list)  # the tick's grouped alerts (fleet-alerts.md)
-    shards: int = 0  # shards this invocation sent to the queue instead of evaluating them itself
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "now": self.now.isoformat(),
-            "config_version": self.config_version,
-            "evaluated": len(self.results),
-            "transitions": self.count("transition"),
-            "errors": self.count("error"),
-            "monitors": [r.as_dict() for r in self.results],
-        }
-        out |= {"digests": self.digests} if self.digests else {}
-        return out | {"shards": self.shards} if self.shards else out
+    budget: FleetBudget | None = None  # the fleet's retraining budget (docs/fleet.md); None: never limited
+    alarms: AlarmStates | None = None  # the CloudWatch alarms `suppressed_by` names; None: unreadable (they hold)
 
 
 def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
@@ -133,7 +76,7 @@ def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
     if deps.shards is not None and len(due) > deps.shard_size:
         report.shards = _fan_out(due, waiting, now, deps.shards, deps.shard_size)
         return report
-    return _evaluate(due, waiting, now, catalog.version, deps, report)
+    return _evaluate(due, waiting, now, catalog.version, deps, report, catalog.fleet)
 
 
 def evaluate_shard(shard: Shard, deps: Deps) -> Report:
@@ -147,7 +90,8 @@ def evaluate_shard(shard: Shard, deps: Deps) -> Report:
         report.results.append(MonitorResult(monitor_id, "ignored", error={"problem": "no longer configured"}))
     due = [m for i in dict.fromkeys(shard.due) if (m := known[i]) is not None]
     waiting = [m for i in dict.fromkeys(shard.waiting) if i not in shard.due and (m := known[i]) is not None]
-    return _evaluate(due, waiting, shard.now, catalog.version, deps, report)
+    scope = shard.due[0] if shard.due else ""  # each shard groups its own monitors' alerts (fleet-alerts.md)
+    return _evaluate(due, waiting, shard.now, catalog.version, deps, report, catalog.fleet, scope)
 
 
 def plan_shards(due: Sequence[str], waiting: Sequence[str], now: datetime, size: int) -> list[Shard]:
@@ -171,34 +115,36 @@ def _evaluate(
     config_version: str,
     deps: Deps,
     report: Report,
-    group_over: int = DEFAULT_GROUP_ALERTS_OVER,
+    fleet_config: FleetConfig,
     scope: str = "",
 ) -> Report:
-    """Decide `due`, deliver every outbox of `due` and `waiting`: states and scores read in batches. More than
-    `group_over` alerts of one event also go to on-call as one digest (`scope`: the shard's, in a fanned-out tick)."""
-    visiting = [*due, *waiting]
-    if not visiting:
+    """Decide `due` (causes first, docs/fleet.md), deliver every outbox of `due` and `waiting`: states and scores
+    read in batches (with the states of the causes `due` names). More than `group_alerts_over` alerts of one event
+    also go to on-call as one digest (docs/fleet-alerts.md; `scope`: the shard's, in a fanned-out tick)."""
+    if not due and not waiting:
         return report
-    states = _read_states([m.id for m in visiting], deps)
+    ids = [m.id for m in [*due, *waiting]]
+    states = _read_states([*ids, *(c for c in cause_ids(due) if c not in set(ids))], deps)
     windows = _read_scores(due, now, deps)
     due_ids = {m.id for m in due}
+    fleet = FleetTick.start(fleet_config, now, due, states, deps.budget, deps.alarms)
+    visiting = [*fleet.order(due), *waiting]
     decided: list[Decided] = []
     for m in visiting:
         window = windows.get(m.id, ()) if m.id in due_ids else None
-        decided.append(
-            _isolated(m, deps, now, partial(_evaluate_one, m, states[m.id], window, now, config_version, deps))
-        )
+        evaluate_one = partial(_evaluate_one, m, states[m.id], window, now, config_version, deps, fleet)
+        decided.append(_isolated(m, deps, now, evaluate_one))
     # Every decision of the tick is committed before any is delivered: only then is it known which events are over
     # the limit, so a grouped alert goes out marked, after its digest, and never waits for a later tick.
     listed = [(m, r.decision) for m, (r, s) in zip(visiting, decided, strict=True) if s and r.decision]
-    sent = publish_digests(tick_digests(listed, group_over, now, scope), deps.actions)
+    sent = publish_digests(tick_digests(listed, fleet_config.group_alerts_over, now, scope), deps.actions)
     report.digests += [d.as_dict() for d in sent.log]
-    for m, (result, state) in zip(visiting, decided, strict=True):
-        if state is not None:
-            result = _isolated(
-                m, deps, now, partial(_deliver, m, state, result, now, config_version, deps, sent.grouped)
-            )[0]
-        report.results.append(result)
+    for m, (decision, state) in zip(visiting, decided, strict=True):
+        if state is None:
+            report.results.append(decision)
+            continue
+        deliver = partial(_deliver, m, state, decision, now, config_version, deps, sent.grouped, fleet)
+        report.results.append(_isolated(m, deps, now, deliver)[0])
     return report
 
 
@@ -253,6 +199,7 @@ def _deliver(
     config_version: str,
     deps: Deps,
     grouped: Mapping[str, str],
+    fleet: FleetTick,
 ) -> Decided:
     """Deliver the outbox. Delivery does not depend on the tick: a stale one delivers as at the last decision."""
     at = delivery_time(state, now)
@@ -263,6 +210,7 @@ def _deliver(
     state = courier.deliver(state)
     result.actions += [d.as_dict() for d in courier.log]
     result.transitions = courier.transitions
+    fleet.committed(monitor.id, courier.transitions[-1].state if courier.transitions else state, courier.transitions)
     return result, state
 
 
@@ -273,6 +221,7 @@ def _evaluate_one(
     now: datetime,
     config_version: str,
     deps: Deps,
+    fleet: FleetTick,
 ) -> Decided:
     """Decide (if due) and commit; the state to deliver the outbox from. A window that could not be read is this
     monitor's error, but its waiting actions are still delivered; a state that could not be read is raised."""
@@ -282,7 +231,7 @@ def _evaluate_one(
     if isinstance(window, RetrainTriggerError):
         result = _failed(monitor.id, window, deps, now, notify=monitor.acting_at(now))
     elif window is not None:
-        decision = _decide(monitor, state, window, now, config_version, deps)
+        decision = _decide(monitor, state, window, now, config_version, deps, fleet)
         result = MonitorResult(monitor.id, decision.outcome, decision)
         remembered = _report_refused(monitor, state, window, deps, result, now)
         if decision.changed or remembered is not None:
@@ -298,6 +247,7 @@ def _evaluate_one(
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
                 return result, None
+            fleet.committed(monitor.id, state, [decision])
     return result, state
 
 
@@ -342,8 +292,10 @@ def _decide(
     now: datetime,
     config_version: str,
     deps: Deps,
+    fleet: FleetTick,
 ) -> Decision:
-    """The engine's decision; before a retraining is declared timed out, its pipeline's real status is applied."""
+    """The engine's decision, with the fleet's holds (policy/fleet.py); before a retraining is declared timed out,
+    its pipeline's real status is applied."""
     episode = state.episode
     overdue = retraining_overdue(monitor, state, now) and not is_stale(state, now)
     if overdue and episode is not None and episode.execution_arn:
@@ -360,7 +312,9 @@ def _decide(
                 detail="status read from SageMaker before the timeout (its status event never arrived)",
             )
             return on_lifecycle(monitor, state, event, config_version)
-    return evaluate(monitor, state, window, now, config_version, tick=deps.tick)
+    return fleet.decide(
+        monitor, lambda held: evaluate(monitor, state, window, now, config_version, tick=deps.tick, held=held)
+    )
 
 
 def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3) -> MonitorResult:
@@ -386,6 +340,8 @@ def handle_lifecycle_event(event: LifecycleEvent, deps: Deps, attempts: int = 3)
             deps.states.commit(decision.state, state.version, history(decision, catalog.version))
         except StaleState:
             continue  # the evaluator moved the state meanwhile: decide again on the fresh state
+        if deps.budget and catalog.fleet.max_concurrent_retrains is not None and (key := ended_attempt(decision)):
+            deps.budget.release(key)  # after the commit: a failed release leaves a slot taken, never one too many
         result.actions = [{"kind": a.kind, "key": a.key, "status": "queued"} for a in decision.new_actions]
         return result
     raise RetryableError(f"monitor {monitor_id!r}: state kept changing under {attempts} attempts; retry the event")

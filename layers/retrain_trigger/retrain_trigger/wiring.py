@@ -10,6 +10,7 @@ from functools import cache
 from retrain_trigger import messages
 from retrain_trigger.adapters.actions import AwsActionGateway
 from retrain_trigger.adapters.clients import forget_clients
+from retrain_trigger.adapters.fleet_budget import CloudWatchAlarmStates, DynamoDBFleetBudget
 from retrain_trigger.adapters.score_windows import ScoreWindowWriter, WindowedScoreSource
 from retrain_trigger.adapters.scores import CloudWatchScoreSource, DynamoDBScoreSource, ScoreSources
 from retrain_trigger.adapters.shard_queue import SqsShardQueue
@@ -82,6 +83,8 @@ def _shared() -> Deps:
         ),
         shards=SqsShardQueue(settings.shard_queue_url) if settings.shard_queue_url else None,
         shard_size=settings.shard_size,
+        budget=DynamoDBFleetBudget(settings.state_table_name),
+        alarms=CloudWatchAlarmStates(),
     )
 
 

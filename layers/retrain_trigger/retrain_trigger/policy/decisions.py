@@ -39,6 +39,7 @@ class Context:
     config_version: str
     window: Window | None = None  # None for a lifecycle event: no datapoints were read
     stored: MonitorState | None = None  # the committed state, when the rules read another (leaving shadow mode)
+    held: tuple[str, ...] = ()  # the fleet's holds on a retraining (policy/fleet.py): blockers like a guard's
 
     @property
     def before(self) -> MonitorState:

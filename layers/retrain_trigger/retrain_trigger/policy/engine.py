@@ -20,9 +20,11 @@ def evaluate(
     config_version: str = "",
     *,
     tick: timedelta = DEFAULT_TICK,
+    held: Sequence[str] = (),
 ) -> Decision:
     """Decide one monitor at `now` from its latest datapoints (any order); datapoints after `now` are not seen.
-    `tick` is how often the evaluator runs: a monitor without `every` is evaluated, and its data ages, per tick."""
+    `tick` is how often the evaluator runs: a monitor without `every` is evaluated, and its data ages, per tick.
+    `held`: the fleet's holds on a retraining it would start (policy/fleet.py), blocking it as a guard does."""
     ctx = Context(monitor, state, now, config_version)
     stale = rules.stale_tick(ctx)
     if stale is not None:
@@ -30,7 +32,7 @@ def evaluate(
     armed = rules.left_shadow(ctx)
     basis = armed or state
     window = Window.at(monitor, basis, datapoints, now, tick)
-    ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None)
+    ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None, held=tuple(held))
     plan = _by_status(ctx, window)
     plan = rules.announce_after_mute(ctx, window, plan)
     plan = rules.renotify(ctx, window, plan)

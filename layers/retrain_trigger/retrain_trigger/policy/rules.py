@@ -390,6 +390,7 @@ def _blockers(ctx: Context, episode: Episode, trigger: Observation | None) -> tu
         reasons.append("no on_retrain actions configured")
     if monitor.mode != "shadow" and not monitor.acting_at(now):
         reasons.append(f"muted until {monitor.muted_until.isoformat() if monitor.muted_until else '?'}")
+    reasons.extend(ctx.held)  # the fleet's: inhibited by a cause, held by the budget (policy/fleet.py)
     return reasons, guards
 
 
