@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,12 @@ def iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def document() -> dict[str, Any]:
+UPSTREAM = "feature-store"
+
+
+def document(rules: str = "") -> dict[str, Any]:
+    """The fleet's document; `rules`: "inhibited" (every model suppressed by the upstream feature store, which
+    breaks with them) or "budgeted" (at most 5 retrainings an hour)."""
     defaults = {
         "critical": 0.2,
         "reset": 0.15,
@@ -37,17 +43,23 @@ def document() -> dict[str, Any]:
         "datapoints_to_recover": 1,
         "actions": {"pipeline": {"name": PIPELINE}},
     }
-    return {"defaults": defaults, "monitors": [{"id": m} for m in FLEET]}
+    monitors: list[dict[str, Any]] = [{"id": m} for m in FLEET]
+    if rules == "inhibited":
+        monitors = [{"id": UPSTREAM}, *({"id": m, "suppressed_by": [UPSTREAM]} for m in FLEET)]
+    out: dict[str, Any] = {"defaults": defaults, "monitors": monitors}
+    return out | ({"fleet": {"max_retrains_per_hour": 5}} if rules == "budgeted" else {})
 
 
-def scores() -> list[tuple[str, datetime, float]]:
-    """An upstream breakage on day 1 hits eleven models in the same tick; the twelfth drifts on its own later.
-    Each retraining fixes its model: the scores fall back after it."""
+def scores(upstream: bool = False) -> list[tuple[str, datetime, float]]:
+    """An upstream breakage on day 1 hits eleven models in the same tick (and the upstream monitor, if any); the
+    twelfth drifts on its own later. Each retraining fixes its model: the scores fall back after it."""
     rows = []
     at = START
     while at <= UNTIL:
+        broken = START + timedelta(days=1) <= at < START + timedelta(days=1, hours=12)
+        if upstream:
+            rows.append((UPSTREAM, at, 0.3 if broken else 0.05))
         for index, monitor_id in enumerate(FLEET):
-            broken = START + timedelta(days=1) <= at < START + timedelta(days=1, hours=12)
             alone = index == 11 and START + timedelta(days=1, hours=18) <= at < START + timedelta(days=2)
             score = 0.3 if (broken and index < 11) or alone else 0.05
             rows.append((monitor_id, at, score))
@@ -102,17 +114,18 @@ def drive_handlers(world: World, rows: list[tuple[str, datetime, float]]) -> lis
     return decided
 
 
-def test_the_fleet_replay_and_the_handlers_make_the_same_decisions_and_the_same_digests(
-    world: World, cli: Any, tmp_path: Path
-) -> None:
-    # Given a fleet of twelve monitors, eleven of which an upstream breakage hits in the same tick
-    config = write(tmp_path / "fleet.json", json.dumps(document()))
-    world.configure(document())
+def replay_against_handlers(
+    world: World, cli: Any, tmp_path: Path, rules: str = ""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The handlers run the fleet on moto, the CLI replays the same document and long file; both must agree on every
+    step (time, monitor, state, reason, score) in the same order, and on the digests on-call received. Returns the
+    CLI's lines and what on-call received."""
+    config = write(tmp_path / "fleet.json", json.dumps(document(rules)))
+    world.configure(document(rules))
     oncall = world.subscribe(ONCALL)
-    rows = scores()
+    rows = scores(upstream=rules == "inhibited")
     long_file = write_long_file(tmp_path / "scores.csv", rows)
 
-    # When the handlers run it on moto, and the CLI replays the whole document over the long file
     decided = drive_handlers(world, rows)
     run: Run = cli(
         "replay", "--config", config, "--scores", long_file, "--all-monitors", "--tick", "1h",
@@ -121,7 +134,6 @@ def test_the_fleet_replay_and_the_handlers_make_the_same_decisions_and_the_same_
     assert run.code == 0, run.err
     lines = run.lines()
 
-    # Then every step matches, monitor by monitor: time, monitor, state, reason, score
     assert len(lines) == len(decided) > 12 * 12
     for line, report in zip(lines, decided, strict=True):
         assert (line["timestamp"], line["monitor_id"], line["state"], line["reason"], line["score"]) == (
@@ -131,9 +143,7 @@ def test_the_fleet_replay_and_the_handlers_make_the_same_decisions_and_the_same_
             report["reason"],
             report.get("score"),
         ), json.dumps(report)
-    # And the lines are in time order
     assert [line["timestamp"] for line in lines] == sorted(line["timestamp"] for line in lines)
-    # And on-call received exactly the digests the replay grouped the alerts into, listing the same monitors
     received = [json.loads(m["Message"]) for m in world.alerts(oncall)]
     digests = {
         m["idempotency_key"]: sorted(x["monitor_id"] for x in m["monitors"]) for m in received if m["event"] == "digest"
@@ -142,16 +152,50 @@ def test_the_fleet_replay_and_the_handlers_make_the_same_decisions_and_the_same_
     for line in lines:
         if "grouped_in" in line:
             replayed.setdefault(line["grouped_in"], []).append(line["monitor_id"])
-    assert (
-        digests
-        == replayed
-        == {
-            "digest:2024-08-02T00:00:00Z:retrain_started": FLEET[:11],
-            "digest:2024-08-02T12:00:00Z:recovered": FLEET[:11],
-        }
-    )
+    assert digests == {key: sorted(monitors) for key, monitors in replayed.items()}
+    return lines, received
+
+
+def test_the_fleet_replay_and_the_handlers_make_the_same_decisions_and_the_same_digests(
+    world: World, cli: Any, tmp_path: Path
+) -> None:
+    lines, received = replay_against_handlers(world, cli, tmp_path)
+
+    # The eleven models the breakage hit reached on-call as one digest when they retrained, one when they recovered
+    grouped = {
+        m["idempotency_key"]: [x["monitor_id"] for x in m["monitors"]] for m in received if m["event"] == "digest"
+    }
+    assert grouped == {
+        "digest:2024-08-02T00:00:00Z:retrain_started": FLEET[:11],
+        "digest:2024-08-02T12:00:00Z:recovered": FLEET[:11],
+    }
     # And model-11, which drifted alone, paged on-call on its own: once when it started, once when it recovered
     own = [(m["monitor_id"], m["event"]) for m in received if m.get("monitor_id") == "model-11"]
     assert own == [("model-11", "retrain_started"), ("model-11", "recovered")]
     retrained = [line["monitor_id"] for line in lines if "retrain" in line["actions"]]
     assert sorted(retrained) == FLEET and len(world.executions()) == 12
+
+
+def test_the_fleet_replay_applies_inhibition_as_the_handlers_do(world: World, cli: Any, tmp_path: Path) -> None:
+    lines, received = replay_against_handlers(world, cli, tmp_path, "inhibited")
+
+    # Only the upstream feature store and the model that drifted alone later retrain; the eleven others are held
+    retrained = [line["monitor_id"] for line in lines if "retrain" in line["actions"]]
+    assert retrained == [UPSTREAM, "model-11"]
+    held = {line["monitor_id"] for line in lines if "inhibited by feature-store" in line["reason"]}
+    assert held == set(FLEET[:11])
+    # and their eleven critical alerts reached on-call as one digest, as did the twelve recoveries when it was over
+    digests = [m for m in received if m["event"] == "digest"]
+    assert [(d["grouped_event"], d["count"]) for d in digests] == [("critical", 11), ("recovered", 12)]
+
+
+def test_the_fleet_replay_spends_the_retraining_budget_as_the_handlers_do(
+    world: World, cli: Any, tmp_path: Path
+) -> None:
+    lines, _ = replay_against_handlers(world, cli, tmp_path, "budgeted")
+
+    starts = [(line["timestamp"], line["monitor_id"]) for line in lines if "retrain" in line["actions"]]
+    per_hour = Counter(at[:13] for at, _ in starts)
+    assert max(per_hour.values()) == 5  # the budget binds, and is never overspent
+    assert len({m for _, m in starts}) == len(starts)  # none started twice
+    assert any("held by the fleet budget" in line["reason"] for line in lines)
