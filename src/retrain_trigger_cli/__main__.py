@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK
 from retrain_trigger.durations import Duration
-from retrain_trigger_cli import approval_cmd, compare, config_cmd, drift_cmd, live, replay, report, simulate
+from retrain_trigger_cli import approval_cmd, compare, config_cmd, drift_cmd, fleet_cmd, live, replay, report, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _replay_arguments(p)
     p.add_argument("--format", choices=["json", "table"], default="json", help="JSON lines (default) or a table")
     p.add_argument("--summary", action="store_true", help="end with counts, first retrain and time in each state")
+    fleet_cmd.add_flag(p)
 
     p = commands.add_parser(
         "compare",
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, help="parallel processes (default: the number of CPUs)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    fleet_cmd.add_flag(p)
 
     p = commands.add_parser(
         "plot",
@@ -251,6 +253,8 @@ def _replayed(args: argparse.Namespace) -> replay.Replay:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.all_monitors:
+        return fleet_cmd.cmd_replay(args, _document(args, args.config), _simulation(args))
     result = _replayed(args)
     if args.format == "table":
         replay.write_table(result, sys.stdout)
@@ -317,6 +321,9 @@ def _compared(args: argparse.Namespace, *, single_ok: bool = False) -> _Compared
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.all_monitors:
+        documents = [(str(path), load_document(path)) for path in args.config]
+        return fleet_cmd.cmd_compare(args, documents, _simulation(args))
     found = _compared(args)
     scored, labels = found.scored, found.labels
     rows = compare.pareto_front(scored) if args.best else scored

@@ -15,7 +15,8 @@ import pytest
 
 from retrain_trigger.model import Observation, Status
 from retrain_trigger.ports import Shard
-from retrain_trigger.service import Report, evaluate_shard
+from retrain_trigger.service import evaluate_shard
+from retrain_trigger.tick_report import Report
 from tests.unit.test_outbox import T0, Rig, _Killed, breach, hour, killed_during, revived
 
 

@@ -16,7 +16,7 @@ from retrain_trigger.errors import BadInput, RetryableError, StaleState
 from retrain_trigger.model import OperatorCommand
 from retrain_trigger.policy import Answer, on_command
 from retrain_trigger.ports import ConfigSource, StateStore
-from retrain_trigger.service import MonitorResult
+from retrain_trigger.tick_report import MonitorResult
 
 
 @dataclass(frozen=True)

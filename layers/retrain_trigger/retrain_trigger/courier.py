@@ -6,7 +6,7 @@ this module only talks to the state store and the action gateway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -51,6 +51,7 @@ class Courier:
     config_version: str
     log: list[Delivered | LeaseLost] = field(default_factory=list)
     transitions: list[Decision] = field(default_factory=list)  # decisions the outbox itself caused
+    grouped: Mapping[str, str] = field(default_factory=dict)  # alert key -> the published digest listing it
 
     def deliver(self, state: MonitorState) -> MonitorState:
         """Run every action that is ready; returns the last committed state."""
@@ -93,7 +94,9 @@ class Courier:
 
     def _deliver_one(self, state: MonitorState, action: ActionRecord) -> MonitorState | None:
         try:
-            result = perform(self.monitor, state, action, self.config_version, self.gateway)
+            result = perform(
+                self.monitor, state, action, self.config_version, self.gateway, self.grouped.get(action.key, "")
+            )
         except RetrainTriggerError as error:
             # A start that never reached AWS ran no pipeline: an outage, retried without spending the attempt.
             outage = isinstance(error, RetryableError) and is_start(action, state)
@@ -236,7 +239,12 @@ def _current(state: MonitorState, action: ActionRecord) -> ActionRecord:
 
 
 def perform(
-    monitor: MonitorConfig, state: MonitorState, action: ActionRecord, version: str, gateway: ActionGateway
+    monitor: MonitorConfig,
+    state: MonitorState,
+    action: ActionRecord,
+    version: str,
+    gateway: ActionGateway,
+    grouped_in: str = "",
 ) -> str:
     match action.kind:
         case "sagemaker":
@@ -246,7 +254,7 @@ def perform(
         case "eventbridge":
             return gateway.put_event(messages.bus_event(monitor, state, action, version))
         case "sns":
-            return gateway.publish_alert(messages.alert(monitor, state, action, version))
+            return gateway.publish_alert(messages.alert(monitor, state, action, version, grouped_in))
     raise AssertionError(action.kind)  # pragma: no cover
 
 

@@ -83,8 +83,11 @@ def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, c
     }
 
 
-def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> Alert:
-    body = payload(monitor, state, action, config_version)
+def alert(
+    monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str, grouped_in: str = ""
+) -> Alert:
+    """`grouped_in`: the key of the published digest that lists this alert (fleet-alerts.md), else ''."""
+    body = payload(monitor, state, action, config_version) | ({"grouped_in": grouped_in} if grouped_in else {})
     notice = action.notice
     lines = [
         f"{monitor.id}: {headline(monitor, notice)}",
@@ -111,7 +114,8 @@ def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, con
             "episode_id": notice.episode_id or "",
             "idempotency_key": action.key,
             "renotification": str(notice.renotification),
-        },
+        }
+        | ({"grouped_in": grouped_in} if grouped_in else {}),
     )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
 from retrain_trigger import messages
 from retrain_trigger.config import DEFAULT_TICK, Catalog, MonitorConfig
 from retrain_trigger.courier import Courier, history
+from retrain_trigger.digest_alerts import publish_digests
 from retrain_trigger.errors import BadInput, ConfigError, RetrainTriggerError, RetryableError, StaleState
 from retrain_trigger.fleet_config import FleetConfig
 from retrain_trigger.fleet_tick import AlarmStates, FleetBudget, FleetTick, cause_ids, ended_attempt
@@ -29,23 +31,13 @@ from retrain_trigger.outbox import (
     next_ready,
 )
 from retrain_trigger.policy import delivery_time, evaluate, is_due, is_stale, on_lifecycle, retraining_overdue
+from retrain_trigger.policy.digest import tick_digests
 from retrain_trigger.ports import ActionGateway, ConfigSource, ScoreSource, Shard, ShardQueue, StateStore
+from retrain_trigger.tick_report import MonitorResult, Report
 
 STATE_BATCH = 100  # one BatchGetItem; a failed batch fails only its own monitors
 # A scheduled event's time is when it was due: never much after the clock. One far ahead is not a tick of ours.
 MAX_TICK_AHEAD = timedelta(minutes=15)
-
-ResultOutcome = Literal[
-    "transition",
-    "unchanged",
-    "insufficient_data",
-    "ignored_missing",
-    "ignored",
-    "stale",
-    "conflict",
-    "error",
-    "delivered",
-]
 
 
 @dataclass(frozen=True)
@@ -63,54 +55,6 @@ class Deps:
     shard_size: int = 2000  # the most due monitors one invocation evaluates before the tick fans out
     budget: FleetBudget | None = None  # the fleet's retraining budget (docs/fleet.md); None: never limited
     alarms: AlarmStates | None = None  # the CloudWatch alarms `suppressed_by` names; None: unreadable (they hold)
-
-
-@dataclass
-class MonitorResult:
-    monitor_id: str
-    outcome: ResultOutcome
-    decision: Decision | None = None
-    error: dict[str, str] | None = None
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    transitions: list[Decision] = field(default_factory=list)  # what the outbox itself decided (attempt failed)
-    refused: list[dict[str, str]] = field(default_factory=list)  # bad score items reported on this tick
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"monitor_id": self.monitor_id, "outcome": self.outcome, "actions": self.actions}
-        if self.decision is not None:
-            out |= {
-                "state_before": self.decision.before.status.value,
-                "state_after": self.decision.state.status.value,
-                "score": self.decision.score,
-                "reason": self.decision.reason,
-            }
-        if self.error is not None:
-            out["error"] = self.error
-        if self.refused:
-            out["refused"] = self.refused
-        return out
-
-
-@dataclass
-class Report:
-    now: datetime
-    config_version: str
-    results: list[MonitorResult] = field(default_factory=list)
-    shards: int = 0  # shards this invocation sent to the queue instead of evaluating them itself
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "now": self.now.isoformat(),
-            "config_version": self.config_version,
-            "evaluated": len(self.results),
-            "transitions": self.count("transition"),
-            "errors": self.count("error"),
-            "monitors": [r.as_dict() for r in self.results],
-        }
-        return out | {"shards": self.shards} if self.shards else out
 
 
 def evaluate_due_monitors(now: datetime, deps: Deps) -> Report:
@@ -146,7 +90,8 @@ def evaluate_shard(shard: Shard, deps: Deps) -> Report:
         report.results.append(MonitorResult(monitor_id, "ignored", error={"problem": "no longer configured"}))
     due = [m for i in dict.fromkeys(shard.due) if (m := known[i]) is not None]
     waiting = [m for i in dict.fromkeys(shard.waiting) if i not in shard.due and (m := known[i]) is not None]
-    return _evaluate(due, waiting, shard.now, catalog.version, deps, report, catalog.fleet)
+    scope = shard.due[0] if shard.due else ""  # each shard groups its own monitors' alerts (fleet-alerts.md)
+    return _evaluate(due, waiting, shard.now, catalog.version, deps, report, catalog.fleet, scope)
 
 
 def plan_shards(due: Sequence[str], waiting: Sequence[str], now: datetime, size: int) -> list[Shard]:
@@ -171,20 +116,35 @@ def _evaluate(
     deps: Deps,
     report: Report,
     fleet_config: FleetConfig,
+    scope: str = "",
 ) -> Report:
     """Decide `due` (causes first, docs/fleet.md), deliver every outbox of `due` and `waiting`: states and scores
-    read in batches (with the states of the causes `due` names)."""
-    visiting = [*due, *waiting]
-    if not visiting:
+    read in batches (with the states of the causes `due` names). More than `group_alerts_over` alerts of one event
+    also go to on-call as one digest (docs/fleet-alerts.md; `scope`: the shard's, in a fanned-out tick)."""
+    if not due and not waiting:
         return report
-    ids = [m.id for m in visiting]
+    ids = [m.id for m in [*due, *waiting]]
     states = _read_states([*ids, *(c for c in cause_ids(due) if c not in set(ids))], deps)
     windows = _read_scores(due, now, deps)
     due_ids = {m.id for m in due}
     fleet = FleetTick.start(fleet_config, now, due, states, deps.budget, deps.alarms)
-    for monitor in [*fleet.order(due), *waiting]:
-        window = windows.get(monitor.id, ()) if monitor.id in due_ids else None
-        report.results.append(_isolated(monitor, states[monitor.id], window, now, config_version, deps, fleet))
+    visiting = [*fleet.order(due), *waiting]
+    decided: list[Decided] = []
+    for m in visiting:
+        window = windows.get(m.id, ()) if m.id in due_ids else None
+        evaluate_one = partial(_evaluate_one, m, states[m.id], window, now, config_version, deps, fleet)
+        decided.append(_isolated(m, deps, now, evaluate_one))
+    # Every decision of the tick is committed before any is delivered: only then is it known which events are over
+    # the limit, so a grouped alert goes out marked, after its digest, and never waits for a later tick.
+    listed = [(m, r.decision) for m, (r, s) in zip(visiting, decided, strict=True) if s and r.decision]
+    sent = publish_digests(tick_digests(listed, fleet_config.group_alerts_over, now, scope), deps.actions)
+    report.digests += [d.as_dict() for d in sent.log]
+    for m, (decision, state) in zip(visiting, decided, strict=True):
+        if state is None:
+            report.results.append(decision)
+            continue
+        deliver = partial(_deliver, m, state, decision, now, config_version, deps, sent.grouped, fleet)
+        report.results.append(_isolated(m, deps, now, deliver)[0])
     return report
 
 
@@ -218,7 +178,43 @@ def _read_scores(due: Sequence[MonitorConfig], now: datetime, deps: Deps) -> Map
         return dict.fromkeys((m.id for m in due), error)
 
 
-def _isolated(
+Decided = tuple[MonitorResult, MonitorState | None]  # the state to deliver from, None when nothing is delivered
+
+
+def _isolated(monitor: MonitorConfig, deps: Deps, now: datetime, step: Callable[[], Decided]) -> Decided:
+    """One monitor's decision and commit, or its delivery. Nothing it raises reaches the other monitors."""
+    try:
+        return step()
+    except RetrainTriggerError as error:
+        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now)), None
+    except Exception as error:  # a defect of ours must not silence the other monitors either
+        return _failed(monitor.id, RetrainTriggerError(f"{type(error).__name__}: {error}"), deps, now), None
+
+
+def _deliver(
+    monitor: MonitorConfig,
+    state: MonitorState,
+    result: MonitorResult,
+    now: datetime,
+    config_version: str,
+    deps: Deps,
+    grouped: Mapping[str, str],
+    fleet: FleetTick,
+) -> Decided:
+    """Deliver the outbox. Delivery does not depend on the tick: a stale one delivers as at the last decision."""
+    at = delivery_time(state, now)
+    courier = Courier(
+        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
+    )
+    courier.grouped = grouped
+    state = courier.deliver(state)
+    result.actions += [d.as_dict() for d in courier.log]
+    result.transitions = courier.transitions
+    fleet.committed(monitor.id, courier.transitions[-1].state if courier.transitions else state, courier.transitions)
+    return result, state
+
+
+def _evaluate_one(
     monitor: MonitorConfig,
     state: MonitorState | RetrainTriggerError,
     window: Sequence[Observation] | RetrainTriggerError | None,
@@ -226,29 +222,11 @@ def _isolated(
     config_version: str,
     deps: Deps,
     fleet: FleetTick,
-) -> MonitorResult:
-    """One monitor's whole tick. Nothing it raises reaches the other monitors."""
-    try:
-        if isinstance(state, RetrainTriggerError):
-            return _failed(monitor.id, state, deps, now, notify=monitor.acting_at(now))
-        return _evaluate_one(monitor, state, window, now, config_version, deps, fleet)
-    except RetrainTriggerError as error:
-        return _failed(monitor.id, error, deps, now, notify=monitor.acting_at(now))
-    except Exception as error:  # a defect of ours must not silence the other monitors either
-        return _failed(monitor.id, RetrainTriggerError(f"{type(error).__name__}: {error}"), deps, now)
-
-
-def _evaluate_one(
-    monitor: MonitorConfig,
-    state: MonitorState,
-    window: Sequence[Observation] | RetrainTriggerError | None,
-    now: datetime,
-    config_version: str,
-    deps: Deps,
-    fleet: FleetTick,
-) -> MonitorResult:
-    """Decide (if due), commit, then deliver the outbox. A window that could not be read is this monitor's error,
-    but its waiting actions are still delivered."""
+) -> Decided:
+    """Decide (if due) and commit; the state to deliver the outbox from. A window that could not be read is this
+    monitor's error, but its waiting actions are still delivered; a state that could not be read is raised."""
+    if isinstance(state, RetrainTriggerError):
+        raise state
     result = MonitorResult(monitor.id, "delivered")
     if isinstance(window, RetrainTriggerError):
         result = _failed(monitor.id, window, deps, now, notify=monitor.acting_at(now))
@@ -268,18 +246,9 @@ def _evaluate_one(
                 )
             except StaleState:
                 result.outcome = "conflict"  # another invocation committed first; it delivers
-                return result
+                return result, None
             fleet.committed(monitor.id, state, [decision])
-    # Delivery does not depend on the tick: a stale one delivers as at the last decision, never before it.
-    at = delivery_time(state, now)
-    courier = Courier(
-        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
-    )
-    courier.deliver(state)
-    result.actions += [d.as_dict() for d in courier.log]
-    result.transitions = courier.transitions
-    fleet.committed(monitor.id, courier.transitions[-1].state if courier.transitions else state, courier.transitions)
-    return result
+    return result, state
 
 
 def _report_refused(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from retrain_trigger.service import MonitorResult, Report
+from retrain_trigger.tick_report import MonitorResult, Report
 
 
 def record_result(result: MonitorResult, logger: Logger, metrics: Metrics) -> None:
