@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails
 
 from retrain_trigger.errors import ConfigError
+from retrain_trigger.score_config import ScoreConfig, ScoreFieldError
 
 _COMPACT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")  # a sign is read, so the check can name it
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -203,6 +204,8 @@ class MonitorConfig(_Frozen):
     renotify_every: PositiveDuration | None = None
     datapoints_to_recover: Count = Field(default=1, ge=1)
     evaluation_delay: Duration = timedelta(0)
+    score: ScoreConfig | None = None  # the score from many features' values (see score_config.py)
+    min_samples: Count | None = Field(default=None, ge=1)  # a datapoint on fewer rows (`sample_count`) is missing
 
     @model_validator(mode="before")
     @classmethod
@@ -224,6 +227,10 @@ class MonitorConfig(_Frozen):
             raise _CrossFieldError("datapoints_to_trigger", "must not exceed evaluation_periods")
         if self.mode == "muted" and self.muted_until is None:
             raise _CrossFieldError("muted_until", "mode 'muted' needs muted_until, e.g. 2024-08-20T00:00:00Z")
+        if self.score is not None and (problem := self.score.source_problem(self.source.type)):
+            raise _CrossFieldError("score.features", problem)
+        if self.min_samples is not None and self.source.type == "cloudwatch":
+            raise _CrossFieldError("min_samples", "CloudWatch datapoints carry no sample_count; use the score table")
         return self
 
     @model_validator(mode="after")
@@ -304,7 +311,9 @@ def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
         problem = str(cause)
-    if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
+    if isinstance(
+        cause, _CrossFieldError | ScoreFieldError
+    ):  # a cross-field rule: blame the field it names, not the whole object
         parts += [cause.field] if cause.field else []
     return ConfigError(monitor_id, ".".join(parts) or "(monitor)", problem)
 

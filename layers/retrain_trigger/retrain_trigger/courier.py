@@ -264,4 +264,5 @@ def history(decision: Decision, config_version: str) -> HistoryEntry:
         actions=tuple(f"{a.kind}:{a.notice.event}" for a in decision.new_actions)
         + tuple(f"suppressed:{s}" for s in decision.suppressed)
         + tuple(f"cancelled:{a.kind}:{a.key}" for a in decision.cancelled),
+        extra={"top_features": dict(decision.features)} if decision.features else {},
     )

@@ -76,7 +76,7 @@ def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, c
         "reason": notice.reason,
         "idempotency_key": action.key,
         "config_version": config_version,
-    }
+    } | ({"top_features": dict(notice.features)} if notice.features else {})
 
 
 def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> Alert:
@@ -93,6 +93,11 @@ def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, con
         f"Renotification: {notice.renotification or 'no, the first alert'}",
         f"Pipeline run:   {body['pipeline_execution_arn'] or '-'}",
         f"Why:            {notice.reason}",
+        *(
+            [f"Top features:   {', '.join(f'{name} {_num(value)}' for name, value in notice.features)}"]
+            if notice.features
+            else []
+        ),
         f"Key:            {action.key}",
         f"Config version: {config_version}",
     ]
