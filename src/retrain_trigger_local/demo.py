@@ -276,7 +276,7 @@ class Demo:
                 f"  {alert.get('Subject')}  [severity={attributes.get('severity')}, event={attributes.get('event')}]"
             )
             if top := json.loads(alert["Message"]).get("top_features"):
-                self.say("    top features: " + ", ".join(f"{name} {value:g}" for name, value in top.items()))
+                self.say("    top features: " + ", ".join(f"{f['feature']} {f['value']:g}" for f in top))
 
         requests = [json.loads(m["Body"]) for m in drain(self.client("sqs"), outputs["RetrainQueueUrl"])]
         self.say(f"\nRetraining requests on the SQS queue: {len(requests)}")

@@ -2,7 +2,9 @@
 features' drift values, and the figure shows the top drifting features.
 
 The features are derived from the score file's `drift_score` column deterministically, so the scenario needs no
-other data and decides as the single-score demo does (with `combine: max` the income feature is the score):
+other data (with `combine: max` the income feature is the score). `income` is a critical feature: above its own
+threshold, 0.15, it breaches on its own, so the reference retrains on 2024-08-07, two days before the single-score
+demo's 2024-08-09, when the score itself (0.1614) is still below critical (0.2):
 
 - `income` = drift_score: the feature that drifts;
 - `tenure` = 0.6 x drift_score;
@@ -34,8 +36,8 @@ from retrain_trigger.score_items import feature_attribute
 SCORE: dict[str, Any] = {
     "combine": "max",
     "features": ["income", "tenure", "age", "plan"],
-    "feature_threshold": 0.1,
-    "critical_features": ["income"],
+    "feature_threshold": {"income": 0.15, "tenure": 0.1, "age": 0.1, "plan": 0.1},
+    "critical_features": ["income"],  # breaches on its own above 0.15, before the score reaches critical (0.2)
 }
 TOP = 3  # the features the figure names, as the decision log and the alerts do
 
@@ -84,7 +86,8 @@ def plot_features(observations: Sequence[Observation], retrains: Sequence[dateti
         label = f"#{rank + 1} {name} {values[-1][name]:g}" if rank is not None else f"{name}"
         width = 2.2 - 0.4 * (TOP if rank is None else rank)  # the top feature drawn boldest
         axes.plot(times, [v[name] for v in values], marker="o", markersize=3, linewidth=width, label=label)
-    axes.axhline(SCORE["feature_threshold"], color="tab:orange", linestyle="--", label="feature threshold")
+    axes.axhline(SCORE["feature_threshold"]["income"], color="crimson", linestyle="--", label="income: critical above")
+    axes.axhline(SCORE["feature_threshold"]["age"], color="tab:orange", linestyle=":", label="feature threshold")
     for index, at in enumerate(retrains):
         x = float(mdates.date2num(at))  # type: ignore[no-untyped-call]
         axes.axvline(x, color="crimson", linewidth=1.2, label="retraining started" if not index else None)

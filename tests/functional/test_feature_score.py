@@ -17,6 +17,7 @@ from tests.support.world import PIPELINE, TICK, World
 
 FEATURES = {"age": 0.05, "income": 0.31, "tenure": 0.12, "plan": 0.02}
 MODEL_MONITOR = "aws/sagemaker/Endpoints/data-metrics"
+TOP = [{"feature": "income", "value": 0.31}, {"feature": "tenure", "value": 0.12}, {"feature": "age", "value": 0.05}]
 DIMENSIONS = {"Endpoint": "churn-endpoint", "MonitoringSchedule": "churn-schedule"}
 
 
@@ -49,12 +50,12 @@ def test_a_listed_feature_score_is_recomputed_from_the_item_and_names_its_top_fe
     (monitor,) = report["monitors"]
     assert (monitor["state_after"], monitor["score"]) == ("RETRAINING", 0.31)
     (logged,) = [r for r in caplog.records if r.name == service and r.getMessage() == "evaluation"]
-    assert logged.top_features == {"income": 0.31, "tenure": 0.12, "age": 0.05}
+    assert logged.top_features == TOP
     history = DynamoDBStateStore(world.state_table).history("churn-model")
     (history,) = [h for h in history if h["kind"] == "transition"]
-    assert history["extra"]["top_features"] == {"income": 0.31, "tenure": 0.12, "age": 0.05}
+    assert history["extra"]["top_features"] == TOP
     (alert,) = world.alerts()  # the payload, as SQS subscribers get it (the email text is a unit spec)
-    assert json.loads(alert["Message"])["top_features"] == {"income": 0.31, "tenure": 0.12, "age": 0.05}
+    assert json.loads(alert["Message"])["top_features"] == TOP
 
 
 def test_every_feature_with_a_critical_one_breaching_alone_retrains_and_the_reason_names_it(world: World) -> None:

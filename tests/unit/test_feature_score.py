@@ -72,7 +72,11 @@ class TestCombine:
 
         assert decision.state.status is Status.RETRAINING
         assert decision.features == (("income", 0.30), ("tenure", 0.10), ("age", 0.05))
-        assert decision.as_log()["top_features"] == {"income": 0.30, "tenure": 0.10, "age": 0.05}
+        assert decision.as_log()["top_features"] == [
+            {"feature": "income", "value": 0.30},
+            {"feature": "tenure", "value": 0.10},
+            {"feature": "age", "value": 0.05},
+        ]
         assert decision.new_actions[0].notice.features == decision.features
 
     def test_the_alert_body_names_the_top_features_with_their_values(self) -> None:
@@ -83,7 +87,7 @@ class TestCombine:
         sent = alert(config, decision.state, decision.new_actions[0], "v1")
 
         assert "Top features:   income 0.3, tenure 0.1, age 0.05" in sent.text
-        assert sent.payload["top_features"] == {"income": 0.30, "tenure": 0.10, "age": 0.05}
+        assert [f["feature"] for f in sent.payload["top_features"]] == ["income", "tenure", "age"]  # ranked
 
     def test_a_monitor_without_score_logs_no_features(self) -> None:
         config = monitor()

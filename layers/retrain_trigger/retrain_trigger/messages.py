@@ -9,7 +9,7 @@ from typing import Any
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, RetrainTriggerError
-from retrain_trigger.model import ActionRecord, MonitorState, Notice, RefusedItem, token
+from retrain_trigger.model import ActionRecord, MonitorState, Notice, RefusedItem, ranked, token
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
 
 RETRAIN_REQUESTED = "Retraining Requested"
@@ -76,7 +76,7 @@ def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, c
         "reason": notice.reason,
         "idempotency_key": action.key,
         "config_version": config_version,
-    } | ({"top_features": dict(notice.features)} if notice.features else {})
+    } | ({"top_features": ranked(notice.features)} if notice.features else {})
 
 
 def alert(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, config_version: str) -> Alert:

@@ -219,6 +219,11 @@ class MonitorState(_Record):
         return tuple(a for a in self.actions if a.status in ("pending", "sending"))
 
 
+def ranked(features: Iterable[tuple[str, float]]) -> list[dict[str, object]]:
+    """Top features as logs, history items and alert payloads carry them: a list, so JSON keeps the ranking."""
+    return [{"feature": name, "value": value} for name, value in features]
+
+
 def episode_id(monitor_id: str, datapoint_at: datetime) -> str:
     """Derived from the monitor and the triggering datapoint, so every retry derives the same id. The time is UTC."""
     if datapoint_at.tzinfo is None or datapoint_at.utcoffset() is None:
@@ -288,7 +293,7 @@ class Decision:
             "suppressed": list(self.suppressed),
             "cancelled": [f"{a.kind}:{a.key}" for a in self.cancelled],
             "reason": self.reason,
-        } | ({"top_features": dict(self.features)} if self.features else {})
+        } | ({"top_features": ranked(self.features)} if self.features else {})
 
 
 LifecycleKind = Literal["executing", "succeeded", "failed", "stopped", "deployed"]
