@@ -27,6 +27,7 @@ from retrain_trigger_cli.engine import evaluation_times
 from retrain_trigger_cli.errors import OneLineArgumentParser, UsageError
 from retrain_trigger_cli.plot import plot_scores
 from retrain_trigger_cli.scores import ScoreSeries, as_frame, read_scores
+from retrain_trigger_local import demo_features
 from retrain_trigger_local.deploy import StackInfo, deploy_stack
 from retrain_trigger_local.intrinsics import ParameterError, effective_parameters
 from retrain_trigger_local.moto_server import detach_event_sources, start_moto_server
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="METRIC<VALUE",
         help="a combined condition on another CSV column, e.g. 'accuracy<0.85' (repeatable)",
     )
+    parser.add_argument("--features", action="store_true", help="the multi-feature scenario (see demo_features.py)")
     return parser.parse_args(argv)
 
 
@@ -138,7 +140,7 @@ class Demo:
     def prepare_world(self, stack: StackInfo) -> dict[str, str]:
         """What a user has besides our stack: their pipeline, an on-call subscriber, an event consumer."""
         queues = prepare_world(self.client, stack.outputs, self.args.pipeline, self.say)
-        if self.args.guard:
+        if self.args.guard or self.args.features:
             self.apply_guards(stack.outputs["ConfigParameterName"])
         return queues
 
@@ -148,6 +150,7 @@ class Demo:
         guards = [parse_guard(g) for g in self.args.guard]
         for monitor in document["monitors"]:
             monitor["guards"] = guards
+        document = demo_features.apply_score(document, self.say) if self.args.features else document
         ssm.put_parameter(Name=parameter, Value=json.dumps(document), Type="String", Overwrite=True)
         self.say(f"demo set guards {guards} in {parameter} (as `aws ssm put-parameter` would)")
 
@@ -165,6 +168,8 @@ class Demo:
         at, metrics = observation.at, dict(observation.metrics)
         if self.args.source == "dynamodb":
             item = {"monitor_id": self.args.monitor_id, "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if self.args.features:
+                metrics |= demo_features.item_attributes(observation)
             item |= {k: Decimal(str(v)) for k, v in {"drift_score": observation.score, **metrics}.items()}
             self.session.resource("dynamodb", endpoint_url=self.endpoint).Table(
                 stack.outputs["ScoreTableName"]
@@ -176,7 +181,8 @@ class Demo:
             MetricData=[
                 {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": value}
                 for name, value in {"drift_score": observation.score, **metrics}.items()
-            ],
+            ]
+            + (demo_features.metric_data(observation, dimensions) if self.args.features else []),
         )
 
     def replay(self, stack: StackInfo) -> int:
@@ -269,6 +275,8 @@ class Demo:
             self.say(
                 f"  {alert.get('Subject')}  [severity={attributes.get('severity')}, event={attributes.get('event')}]"
             )
+            if top := json.loads(alert["Message"]).get("top_features"):
+                self.say("    top features: " + ", ".join(f"{f['feature']} {f['value']:g}" for f in top))
 
         requests = [json.loads(m["Body"]) for m in drain(self.client("sqs"), outputs["RetrainQueueUrl"])]
         self.say(f"\nRetraining requests on the SQS queue: {len(requests)}")
@@ -327,8 +335,15 @@ class Demo:
             title=f"{self.args.monitor_id}: drift score vs levels ({self.args.scores.name}, {self.args.source})",
         )
         self.say(f"\nfigure: {figure}")
+        if self.args.features:
+            requested = [datetime.fromisoformat(r["decided_at"]) for r in seen["requests"]]
+            top = demo_features.plot_features(self.series.observations, requested, self.args.out / "features.png",
+                                              self.args.monitor_id)  # fmt: skip
+            self.say(f"figure: {top}")
         return {
-            "scenario": "reference" if self.args.scores.resolve() == REFERENCE.resolve() else self.args.scores.stem,
+            "scenario": ("features" if self.args.features else "reference")
+            if self.args.scores.resolve() == REFERENCE.resolve()
+            else self.args.scores.stem,
             "source": self.args.source,
             "evaluations": evaluations,
             "retrains": len(seen["retrains"]),

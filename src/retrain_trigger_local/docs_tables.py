@@ -167,6 +167,35 @@ MEANING: dict[str, str] = {
         "an approval request nobody answers within this expires: an `approval_expired` alert (severity `error`), "
         "ALARM, and no retraining in that episode"
     ),
+    "score": (
+        "the score from many features' drift values, recomputed by the evaluator from the score item's feature "
+        "attributes (or one CloudWatch metric per feature) instead of reading `drift_score`. See "
+        "[A score from many features](drift-from-data.md#a-score-from-many-features)"
+    ),
+    "score.combine": (
+        "`max` (the largest feature value), `mean`, `share_drifted` (the share of features above their threshold: "
+        "Evidently's dataset drift), `weighted` (the mean weighted by `weights`, feature importances)"
+    ),
+    "score.features": (
+        'the features to read, or `"*"`: every numeric attribute of the score item but its own (`drift_score`, '
+        "`sample_count`, …) and the guard metrics (`dynamodb` source only; CloudWatch needs the list)"
+    ),
+    "score.feature_threshold": (
+        "a feature drifts when its value is strictly above this; one number, or one per feature (a feature "
+        "without one never counts as drifted)"
+    ),
+    "score.weights": "feature → importance (≥ 0), for `weighted` only, which needs one for every listed feature",
+    "score.critical_features": (
+        "features that breach critical on their own when above their threshold, whatever the combined score; the "
+        "decision's reason names them"
+    ),
+    "score.feature_metric": (
+        "the CloudWatch metric of each feature, `{feature}` standing for its name (the default is Model Monitor's)"
+    ),
+    "min_samples": (
+        "a datapoint whose item has `sample_count` below this counts as missing, and the decision says so "
+        "(`dynamodb` source only). An item without `sample_count` is judged on its score"
+    ),
 }
 
 # Defaults the model leaves unset (None) because the engine derives them from other keys.
@@ -180,7 +209,7 @@ DERIVED_DEFAULT: dict[str, str] = {
 }
 
 # One row for a whole nested value, besides its keys' rows: the shape a reader writes first.
-SUMMARY_ROWS = frozenset({"guards", "actions.pipeline"})
+SUMMARY_ROWS = frozenset({"guards", "actions.pipeline", "score"})
 
 
 class TableError(ValueError):
@@ -289,9 +318,9 @@ def _base_type(annotation: Any, metadata: list[Any]) -> str:
         return " or ".join(parts)
     if get_origin(annotation) is tuple:
         (item, *_rest) = get_args(annotation)
-        return "list of " + (_base_type(item, []) if get_origin(item) is Literal else "objects")
+        return "list of " + (_base_type(item, []) if get_origin(item) is Literal or item is str else "objects")
     if get_origin(annotation) is dict:
-        return "object of text"
+        return "object of numbers" if get_args(annotation)[1:] == (float,) else "object of text"
     if annotation is timedelta:
         positive = any(isinstance(m, AfterValidator) and m.func.__name__ == "_positive" for m in metadata)
         return "duration > 0" if positive else "duration ≥ 0"

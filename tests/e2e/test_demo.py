@@ -170,3 +170,20 @@ def test_a_users_mistake_is_one_line_on_stderr_and_exit_code_2(
     assert len(completed.stderr.splitlines()) == 1, completed.stderr
     assert words in completed.stderr and "Traceback" not in completed.stderr
     assert completed.stdout == ""  # refused before moto starts
+
+
+# --- issue 15: a score from many features ----------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_the_multi_feature_scenario_retrains_on_the_same_day_and_draws_and_names_the_top_features(
+    tmp_path: Path,
+) -> None:
+    summary, output = run_demo(tmp_path, "--features")
+
+    assert summary["scenario"] == "features"
+    # income, a critical feature, breaches on its own above 0.15 on 2024-08-07 (the score 0.1614 < critical 0.2)
+    assert (summary["retrains"], summary["first_retrain"], summary["pipeline_executions"]) == (1, "2024-08-07", 1)
+    assert "critical feature income 0.1614 above its threshold (drift 0.1614, critical 0.2)" in output
+    assert "top features: income 0.1614, age 0.1007, tenure 0.0968" in output  # ranked by value
+    assert (tmp_path / "features.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,6 +30,7 @@ from retrain_trigger.durations import Duration, PositiveDuration, not_boolean
 from retrain_trigger.errors import ConfigError
 from retrain_trigger.fleet_config import Cause, FleetConfig, checked_suppressions, parse_fleet
 from retrain_trigger.maintenance_config import MaintenanceWindow, covering
+from retrain_trigger.score_config import ScoreConfig, ScoreFieldError
 
 MAX_DEPTH = 32  # the schema itself nests 7 deep; deeper is a broken document, refused before it can recurse
 
@@ -177,6 +178,8 @@ class MonitorConfig(_Frozen):
     max_model_age: PositiveDuration | None = None  # retrain when the model is older (see policy/model_age)
     approval: Literal["none", "required"] = "none"  # required: a retraining waits for an operator (AWAITING_APPROVAL)
     approval_timeout: PositiveDuration = timedelta(days=2)
+    score: ScoreConfig | None = None  # the score from many features' values (see score_config.py)
+    min_samples: Count | None = Field(default=None, ge=1)  # a datapoint on fewer rows (`sample_count`) is missing
 
     @model_validator(mode="before")
     @classmethod
@@ -198,6 +201,10 @@ class MonitorConfig(_Frozen):
             raise _CrossFieldError("datapoints_to_trigger", "must not exceed evaluation_periods")
         if self.mode == "muted" and self.muted_until is None:
             raise _CrossFieldError("muted_until", "mode 'muted' needs muted_until, e.g. 2024-08-20T00:00:00Z")
+        if self.score is not None and (problem := self.score.source_problem(self.source.type)):
+            raise _CrossFieldError("score.features", problem)
+        if self.min_samples is not None and self.source.type == "cloudwatch":
+            raise _CrossFieldError("min_samples", "CloudWatch datapoints carry no sample_count; use the score table")
         return self
 
     @model_validator(mode="after")
@@ -282,7 +289,9 @@ def _config_error(monitor_id: str, error: ValidationError) -> ConfigError:
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, ValueError):  # our own validators' words, without pydantic's "Value error, "
         problem = str(cause)
-    if isinstance(cause, _CrossFieldError):  # a cross-field rule: blame the field it names, not the whole object
+    if isinstance(
+        cause, _CrossFieldError | ScoreFieldError
+    ):  # a cross-field rule: blame the field it names, not the whole object
         parts += [cause.field] if cause.field else []
     return ConfigError(monitor_id, ".".join(parts) or "(monitor)", problem)
 

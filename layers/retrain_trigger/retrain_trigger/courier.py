@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from retrain_trigger import messages
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import RetrainTriggerError, RetryableError, StaleState
-from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState
+from retrain_trigger.model import ActionRecord, Decision, HistoryKind, MonitorState, ranked
 from retrain_trigger.outbox import (
     START_LOOKUP_MARGIN,
     Delivered,
@@ -272,4 +272,5 @@ def history(decision: Decision, config_version: str) -> HistoryEntry:
         actions=tuple(f"{a.kind}:{a.notice.event}" for a in decision.new_actions)
         + tuple(f"suppressed:{s}" for s in decision.suppressed)
         + tuple(f"cancelled:{a.kind}:{a.key}" for a in decision.cancelled),
+        extra={"top_features": ranked(decision.features)} if decision.features else {},
     )

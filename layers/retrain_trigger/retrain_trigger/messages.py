@@ -9,7 +9,7 @@ from typing import Any
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput, RetrainTriggerError
-from retrain_trigger.model import ActionRecord, MonitorState, Notice, RefusedItem, token
+from retrain_trigger.model import ActionRecord, MonitorState, Notice, RefusedItem, ranked, token
 from retrain_trigger.ports import Alert, BusEvent, PipelineStart, QueueMessage
 
 RETRAIN_REQUESTED = "Retraining Requested"
@@ -80,7 +80,7 @@ def payload(monitor: MonitorConfig, state: MonitorState, action: ActionRecord, c
         "reason": notice.reason,
         "idempotency_key": action.key,
         "config_version": config_version,
-    }
+    } | ({"top_features": ranked(notice.features)} if notice.features else {})
 
 
 def alert(
@@ -100,6 +100,11 @@ def alert(
         f"Renotification: {notice.renotification or 'no, the first alert'}",
         f"Pipeline run:   {body['pipeline_execution_arn'] or '-'}",
         f"Why:            {notice.reason}",
+        *(
+            [f"Top features:   {', '.join(f'{name} {_num(value)}' for name, value in notice.features)}"]
+            if notice.features
+            else []
+        ),
         f"Key:            {action.key}",
         f"Config version: {config_version}",
     ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from retrain_trigger.config import ActionKind
 from retrain_trigger.errors import BadInput
+from retrain_trigger_drift.combine import top_features
 
 
 class Status(StrEnum):
@@ -66,6 +67,9 @@ class Observation:
     at: datetime
     score: float
     metrics: Mapping[str, float] = field(default_factory=dict)
+    features: Mapping[str, float] = field(default_factory=dict)  # per-feature drift values (a monitor's `score`)
+    critical_features: tuple[str, ...] = ()  # critical features above their threshold: each breaches on its own
+    sample_count: float | None = None  # the rows the score was computed on, when its producer counted them
 
     @classmethod
     def checked(
@@ -84,6 +88,10 @@ class Observation:
             score=_finite_number(monitor_id, score_field, score),
             metrics={name: _finite_number(monitor_id, name, value) for name, value in (metrics or {}).items()},
         )
+
+    def top_features(self, n: int = 3) -> tuple[tuple[str, float], ...]:
+        """The `n` largest feature values, largest first (ties by name): what the logs and alerts name."""
+        return tuple(top_features(self.features, n))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,7 @@ class Notice(_Record):
     attempt: int = 0
     decided_at: datetime
     renotification: int = 0  # 0: the first alert of its kind; n: its n-th repetition (renotify_every)
+    features: tuple[tuple[str, float], ...] = ()  # the datapoint's top drifting features, largest first
 
     @property
     def severity(self) -> Severity:
@@ -228,6 +237,11 @@ class MonitorState(_Record):
         return tuple(a for a in self.actions if a.status in ("pending", "sending"))
 
 
+def ranked(features: Iterable[tuple[str, float]]) -> list[dict[str, object]]:
+    """Top features as logs, history items and alert payloads carry them: a list, so JSON keeps the ranking."""
+    return [{"feature": name, "value": value} for name, value in features]
+
+
 def episode_id(monitor_id: str, datapoint_at: datetime) -> str:
     """Derived from the monitor and the triggering datapoint, so every retry derives the same id. The time is UTC."""
     if datapoint_at.tzinfo is None or datapoint_at.utcoffset() is None:
@@ -273,6 +287,7 @@ class Decision:
     new_actions: tuple[ActionRecord, ...] = ()
     suppressed: tuple[str, ...] = ()  # actions shadow/muted mode did not send
     cancelled: tuple[ActionRecord, ...] = ()  # pending actions of an attempt that ended: they never run
+    features: tuple[tuple[str, float], ...] = ()  # the reported datapoint's top drifting features, largest first
 
     @property
     def changed(self) -> bool:
@@ -296,7 +311,7 @@ class Decision:
             "suppressed": list(self.suppressed),
             "cancelled": [f"{a.kind}:{a.key}" for a in self.cancelled],
             "reason": self.reason,
-        }
+        } | ({"top_features": ranked(self.features)} if self.features else {})
 
 
 LifecycleKind = Literal["executing", "succeeded", "failed", "stopped", "deployed"]

@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from retrain_trigger.adapters.clients import aws_client, translated
 from retrain_trigger.config import CloudWatchSource, DynamoDBSource, MonitorConfig
 from retrain_trigger.errors import BadInput, DependencyError, RetrainTriggerError, RetryableError
+from retrain_trigger.features import attributes, from_metrics, metric_names, observe
 from retrain_trigger.model import Datapoints, Observation, RefusedItem
 from retrain_trigger.ports import ScoreSource
 
@@ -99,12 +100,6 @@ def _before_next_second(now: datetime) -> str:
     """A sort-key bound below which lie exactly the items stamped in `now`'s second or earlier, whatever their
     suffix ('Z', '+00:00', a fraction): the next second's text without a suffix sorts above all of them."""
     return (now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _observation(
-    monitor: MonitorConfig, score_name: str, at: datetime, score: object, metrics: Mapping[str, object]
-) -> Observation:
-    return Observation.checked(monitor.id, at, score, metrics, score_field=score_name)
 
 
 class DynamoDBScoreSource:
@@ -206,19 +201,24 @@ class DynamoDBScoreSource:
     ) -> tuple[list[dict[str, AttributeValueTypeDef]], Mapping[str, Any] | None]:
         """One page of the monitor's items, newest first, optionally only those sorting below `before`."""
         table = source.table or self.default_table
-        wanted = dict.fromkeys((TIMESTAMP_ATTRIBUTE, source.score_attribute, *monitor.guard_metrics))
+        more = attributes(monitor)  # None: every attribute (a `score` over "*" features)
+        wanted = dict.fromkeys((TIMESTAMP_ATTRIBUTE, source.score_attribute, *monitor.guard_metrics, *(more or ())))
         names = {f"#a{i}": name for i, name in enumerate(wanted)}  # #a0 is the timestamp
         condition, values = "monitor_id = :id", {":id": {"S": monitor.id}}
         if before is not None:
             condition, values = condition + " AND #a0 < :before", values | {":before": {"S": before}}
         extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        if more is None:  # DynamoDB refuses an expression name that no expression uses
+            names = {"#a0": TIMESTAMP_ATTRIBUTE} if before is not None else {}
+        else:
+            extra["ProjectionExpression"] = ", ".join(names)
+        if names:
+            extra["ExpressionAttributeNames"] = names
         with translated(f"Query {table} for monitor {monitor.id}"):
             response = self.client.query(
                 TableName=table,
                 KeyConditionExpression=condition,
                 ExpressionAttributeValues=values,
-                ProjectionExpression=", ".join(names),
-                ExpressionAttributeNames=names,
                 ScanIndexForward=False,
                 Limit=limit,
                 **extra,
@@ -230,11 +230,9 @@ class DynamoDBScoreSource:
         monitor: MonitorConfig, source: DynamoDBSource, at: datetime, item: Mapping[str, AttributeValueTypeDef]
     ) -> Observation:
         values: dict[str, Any] = {name: _deserializer.deserialize(value) for name, value in item.items()}
-        score_name = source.score_attribute
-        if score_name not in values:
-            raise BadInput(monitor.id, score_name, f"missing from the score item at {at.isoformat()}")
         metrics = {name: values[name] for name in monitor.guard_metrics if name in values}
-        return _observation(monitor, score_name, at, values[score_name], metrics)
+        not_features = (source.score_attribute, *monitor.guard_metrics)
+        return observe(monitor, at, values, source.score_attribute, metrics, not_features)
 
 
 class CloudWatchScoreSource:
@@ -256,8 +254,9 @@ class CloudWatchScoreSource:
         for monitor in monitors:
             if not isinstance(monitor.source, CloudWatchSource):
                 continue
-            if 1 + len(monitor.guards) > MAX_QUERIES_PER_CALL:
-                results[monitor.id] = BadInput(monitor.id, "guards", f"at most {MAX_QUERIES_PER_CALL - 1} guards")
+            if len(metric_names(monitor, monitor.source.metric_name)) > MAX_QUERIES_PER_CALL:
+                field = "score.features" if monitor.score else "guards"
+                results[monitor.id] = BadInput(monitor.id, field, f"at most {MAX_QUERIES_PER_CALL} metrics in all")
                 continue
             windows[query_window(monitor, monitor.source, now)].append((monitor, monitor.source))
         # One call serves one time window; monitors sharing a period and window length share calls.
@@ -270,7 +269,7 @@ class CloudWatchScoreSource:
         queries: list[MetricDataQueryTypeDef] = []
         owner: dict[str, str] = {}  # query id -> monitor id
         for index, (monitor, source) in enumerate(batch):
-            for position, metric in enumerate((source.metric_name, *monitor.guard_metrics)):
+            for position, metric in enumerate(metric_names(monitor, source.metric_name)):
                 owner[f"m{index}_{position}"] = monitor.id
                 queries.append(_query(f"m{index}_{position}", source, metric))
 
@@ -298,20 +297,10 @@ class CloudWatchScoreSource:
             if monitor.id in failed:
                 results[monitor.id] = failed[monitor.id]
                 continue
-            scores = series[f"m{index}_0"]
-            guards = {metric: series[f"m{index}_{p}"] for p, metric in enumerate(monitor.guard_metrics, start=1)}
-            newest = sorted(scores, reverse=True)[: monitor.evaluation_periods]
+            names = metric_names(monitor, source.metric_name)
+            by_metric = {metric: series[f"m{index}_{p}"] for p, metric in enumerate(names)}
             try:
-                results[monitor.id] = tuple(
-                    _observation(
-                        monitor,
-                        source.metric_name,
-                        at,
-                        scores[at],
-                        {metric: values[at] for metric, values in guards.items() if at in values},
-                    )
-                    for at in reversed(newest)
-                )
+                results[monitor.id] = from_metrics(monitor, source.metric_name, by_metric)
             except BadInput as error:
                 results[monitor.id] = error
         return results
@@ -353,7 +342,7 @@ def _batches(group: Sequence[Watched]) -> Iterator[list[Watched]]:
     batch: list[Watched] = []
     size = 0
     for watched in group:
-        needed = 1 + len(watched[0].guards)
+        needed = len(metric_names(watched[0], watched[1].metric_name))
         if batch and size + needed > MAX_QUERIES_PER_CALL:
             yield batch
             batch, size = [], 0

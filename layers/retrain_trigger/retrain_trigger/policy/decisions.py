@@ -125,6 +125,8 @@ def decision(ctx: Context, plan: Plan) -> Decision:
         outcome, reason = "transition", f"left shadow mode, armed: {reason}"
     window = ctx.window
     latest = window.latest if window else None
+    if window is not None and window.thin:
+        reason = f"{reason}; {window.missing_text()}"
     return Decision(
         monitor_id=ctx.monitor.id,
         at=ctx.now,
@@ -141,6 +143,7 @@ def decision(ctx: Context, plan: Plan) -> Decision:
         new_actions=new_actions,
         suppressed=suppressed,
         cancelled=cancelled,
+        features=latest.top_features() if latest else (),
     )
 
 
@@ -224,6 +227,7 @@ def _actions(ctx: Context, state: MonitorState, tell: Tell) -> tuple[ActionRecor
         attempt=episode.retrains if episode else 0,
         decided_at=ctx.now,
         renotification=tell.renotification,
+        features=_top_features(ctx, tell.at),
     )
     ordered = sorted(set(tell.kinds), key=ACTION_ORDER.index)
     return tuple(ActionRecord(kind=kind, key=key, notice=notice) for kind in ordered)
@@ -245,3 +249,9 @@ def _recorded(ctx: Context, state: MonitorState, notice: Tell | None, sent: bool
             noted["announced"] = True
         update["episode"] = state.episode.model_copy(update=noted)
     return state.model_copy(update=update)
+
+
+def _top_features(ctx: Context, at: datetime | None) -> tuple[tuple[str, float], ...]:
+    """The top drifting features of the datapoint a notice is about (none for a monitor without `score`)."""
+    seen = ctx.window.fresh if ctx.window else ()
+    return next((o.top_features() for o in seen if o.at == at), ())

@@ -90,7 +90,7 @@ def in_alarm(ctx: Context, window: Window) -> Plan:
     blockers, guards = _blockers(ctx, episode, trigger)
     if blockers:
         return Keep(f"still critical; retraining blocked: {'; '.join(blockers)}", guards=guards)
-    return start_retraining(ctx, window, episode, trigger, f"drift {window.score_text()} > {monitor.critical}", guards)
+    return start_retraining(ctx, window, episode, trigger, window.above_text(trigger, window.score_text()), guards)
 
 
 def retraining(ctx: Context, window: Window) -> Plan:
@@ -370,7 +370,7 @@ def _retrain_or_alert(ctx: Context, window: Window, episode: Episode, alert: Not
     say why (ALARM)."""
     trigger = window.trigger
     blockers, guards = _blockers(ctx, episode, trigger)
-    above = f"drift {trigger.score if trigger else 'missing'} > {ctx.monitor.critical}"
+    above = window.above_text(trigger, str(trigger.score) if trigger else "missing")
     if not blockers:
         return start_retraining(ctx, window, episode, trigger, above, guards)
     why = f"{above}; retraining blocked: {'; '.join(blockers)}"

@@ -21,6 +21,7 @@ class Window:
     newest_at: datetime | None  # the newest datapoint time known, the state's last one included
     no_data_after: timedelta | None  # None: the no-data alert is off
     gap: bool  # the newest datapoint is older than no_data_after
+    thin: tuple[Observation, ...] = ()  # computed on fewer rows than min_samples: counted as missing
 
     @classmethod
     def at(
@@ -45,7 +46,10 @@ class Window:
         # retraining, every datapoint does: a gap or stale evidence never retrains, escalates or closes an episode.
         staleness = monitor.staleness_at(tick)
         fresh = () if gap else tuple(o for o in newest_first if now - o.at <= staleness)[::-1]
-        return cls(monitor, fresh, newest, newest_at, no_data_after, gap)
+        # A score computed on too few rows is no evidence either way: its slot counts as missing.
+        thin = tuple(o for o in fresh if _too_few(monitor, o))
+        fresh = tuple(o for o in fresh if o not in thin)
+        return cls(monitor, fresh, newest, newest_at, no_data_after, gap, thin)
 
     @property
     def latest(self) -> Observation | None:
@@ -59,7 +63,7 @@ class Window:
     def count_above(self, level: float) -> int:
         """Datapoints strictly above `level`, missing ones included when missing data is breaching."""
         missing_breach = self.missing if self.monitor.missing_data == "breaching" else 0
-        return sum(1 for o in self.fresh if o.score > level) + missing_breach
+        return sum(1 for o in self.fresh if _above(o, level)) + missing_breach
 
     @property
     def breaches(self) -> int:
@@ -77,20 +81,46 @@ class Window:
     @property
     def trigger(self) -> Observation | None:
         """The newest real datapoint above critical: it names the episode."""
-        return next((o for o in reversed(self.fresh) if o.score > self.monitor.critical), None)
+        return next((o for o in reversed(self.fresh) if _above(o, self.monitor.critical)), None)
 
     @property
     def below_reset(self) -> bool:
         """Recovery needs evidence: the last `datapoints_to_recover` datapoints, all real and below reset."""
         recent = self.fresh[-self.monitor.datapoints_to_recover :]
         return len(recent) == self.monitor.datapoints_to_recover and all(
-            o.score < self.monitor.reset_level for o in recent
+            o.score < self.monitor.reset_level and not o.critical_features for o in recent
         )
 
     def score_text(self) -> str:
         latest = self.latest
         return "missing" if latest is None else f"{latest.score:g}"
 
+    def above_text(self, trigger: Observation | None, score: str) -> str:
+        """What breached critical: the score, or the critical features that breach on their own."""
+        critical = self.monitor.critical
+        if trigger is None or trigger.score > critical or not trigger.critical_features:
+            return f"drift {score} > {critical}"
+        named = ", ".join(f"{name} {trigger.features[name]:g}" for name in trigger.critical_features)
+        return f"critical feature {named} above its threshold (drift {score}, critical {critical})"
+
+    def missing_text(self) -> str:
+        """Why datapoints counted as missing though they were read: too few rows (empty when none did)."""
+        if not self.thin:
+            return ""
+        counts = ", ".join(f"{o.sample_count:g} at {o.at.isoformat()}" for o in self.thin)
+        least = self.monitor.min_samples
+        return f"{len(self.thin)} datapoint(s) counted as missing: sample_count below min_samples {least} ({counts})"
+
     def m_of_n(self, level: float | None) -> str:
         count = self.count_above(level) if level is not None else 0
         return f"{count} of the last {self.monitor.evaluation_periods} datapoints"
+
+
+def _above(observation: Observation, level: float) -> bool:
+    """Above `level`: the score is, or a critical feature breaches on its own."""
+    return observation.score > level or bool(observation.critical_features)
+
+
+def _too_few(monitor: MonitorConfig, observation: Observation) -> bool:
+    count, least = observation.sample_count, monitor.min_samples
+    return count is not None and least is not None and count < least
