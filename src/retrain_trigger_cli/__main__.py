@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK, Duration
-from retrain_trigger_cli import compare, config_cmd, drift_cmd, live, replay, report, simulate
+from retrain_trigger_cli import compare, config_cmd, drift_cmd, ingest_cmd, live, replay, report, simulate
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift_cmd.add_parsers(commands)
     config_cmd.add_parser(commands)
+    ingest_cmd.add_parser(commands)
     return parser
 
 
@@ -435,6 +436,7 @@ COMMANDS = {
     "baseline": drift_cmd.cmd_baseline,
     "score": drift_cmd.cmd_score,
     "config": config_cmd.run,
+    "ingest": ingest_cmd.run,
 }
 
 
