@@ -154,18 +154,34 @@ def _replaced(name: str, old: str, new: str) -> bytes:
     return text.replace(old, new, 1).encode()
 
 
+EVIDENTLY, VIOLATIONS = "evidently_0_7_data_drift.json", "constraint_violations.json"
 MALFORMED = [
-    Malformed("report.json", "evidently", _replaced("evidently_0_7_data_drift.json", '"share": 0.6666666666666666', '"share": "2/3"'),
-              "metrics[0].value.share"),
-    Malformed("constraint_violations.json", "model-monitor",
-              _replaced("constraint_violations.json", "distance: 0.1452112676056338", "distance is large"),
-              "violations[1].description"),
-    Malformed("results.csv", "nannyml", _replaced("nannyml_results.csv", ",0.41027826785981225,", ",,"),
-              "row 4.age_jensen_shannon_value"),
-    Malformed("scores.csv", "long", _replaced("long.csv", "2026-12-07T02:00:00Z,income", "2026-12-07 02:00,income"),
-              "row 6.timestamp"),
-    Malformed("constraint_violations.json", "model-monitor", b'{"violations": {"feature_name": "age"}}', "violations"),
-]  # fmt: skip
+    Malformed(
+        "report.json",
+        "evidently",
+        _replaced(EVIDENTLY, '"share": 0.6666666666666666', '"share": "2/3"'),
+        "metrics[0].value.share",
+    ),
+    Malformed(
+        VIOLATIONS,
+        "model-monitor",
+        _replaced(VIOLATIONS, "distance: 0.1452112676056338", "distance is large"),
+        "violations[1].description",
+    ),
+    Malformed(
+        "results.csv",
+        "nannyml",
+        _replaced("nannyml_results.csv", ",0.41027826785981225,", ",,"),
+        "row 4.age_jensen_shannon_value",
+    ),
+    Malformed(
+        "scores.csv",
+        "long",
+        _replaced("long.csv", "2026-12-07T02:00:00Z,income", "2026-12-07 02:00,income"),
+        "row 6.timestamp",
+    ),
+    Malformed(VIOLATIONS, "model-monitor", b'{"violations": {"feature_name": "age"}}', "violations"),
+]
 
 
 @pytest.mark.parametrize("case", MALFORMED, ids=[f"{m.reader}:{m.field}" for m in MALFORMED])
