@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from retrain_trigger import wiring
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_local.intrinsics import effective_parameters, evaluate_conditions
+from retrain_trigger_local.intrinsics import Resolver, effective_parameters, evaluate_conditions
 from retrain_trigger_local.runtime import load_handler
 from retrain_trigger_local.sam_package import translate_template
 from retrain_trigger_local.template import read_template
@@ -221,3 +221,46 @@ def test_the_rule_matches_only_object_created_events_of_the_bucket_under_the_pre
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"] == {"bucket": {"name": [{"Ref": "IngestBucket"}]},
                                  "object": {"key": [{"prefix": {"Ref": "IngestPrefix"}}]}}  # fmt: skip
+
+
+def test_the_ingest_functions_role_allows_every_call_it_makes_and_no_more_objects(ingest: Any, world: World) -> None:
+    """Its calls recorded while it ingests a good file and refuses a bad one, against its role's statements (SAM's
+    translation, with IngestBucket set and the stack's resources resolved to the ones the world built)."""
+    from tests.functional.test_template_permissions import CallLog, arn, denied, table  # noqa: PLC0415
+
+    log, reads = CallLog(), set()
+
+    def record_read(params: dict[str, Any], **_: Any) -> None:
+        reads.add(("s3:GetObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"))
+
+    aws_client("s3").meta.events.register("provide-client-params.s3.GetObject", record_read)
+    with log.running("ingest"):
+        ingest(f"{PREFIX}long/scores.csv", fixture("long.csv"))
+        ingest(f"{PREFIX}long/broken.csv", b"monitor_id,timestamp,metric,value\nm,yesterday,age,1\n")
+    calls = log.by_handler["ingest"] | reads
+    assert {action for action, _ in calls} == {"s3:GetObject", "dynamodb:BatchWriteItem", "sns:Publish"}
+
+    template = read_template()
+    values = effective_parameters(template, {"IngestBucket": BUCKET})
+    resolver = Resolver(
+        stack_name=resources.STACK_NAME,
+        resources=template["Resources"],
+        values=values,
+        conditions=evaluate_conditions(template, values),
+        region=resources.REGION,
+    )
+    resolver.physical_ids["AlertTopic"] = world.topic
+    resolver.attributes["ScoreTable"] = {"Arn": table(world.score_table)}
+    resolver.attributes["FunctionFailureQueue"] = {"Arn": arn("sqs", f"{resources.STACK_NAME}-function-failures")}
+    role = translate_template(template)["Resources"]["IngestFunctionRole"]["Properties"]["Policies"]
+    statements = [s for policy in role for s in resolver.resolve(policy["PolicyDocument"]["Statement"])]
+    granted = [
+        (
+            [s["Action"]] if isinstance(s["Action"], str) else s["Action"],
+            [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"],
+        )
+        for s in statements
+    ]
+    assert denied(calls, granted) == set()
+    outside = {("s3:GetObject", f"arn:aws:s3:::{BUCKET}/elsewhere/report.json")}
+    assert denied(outside, granted) == outside  # only the objects under the prefix
