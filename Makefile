@@ -8,6 +8,12 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
+# The detectors whose output files tests/data/detectors/ holds, each in its own venv: Evidently 0.7 does not import
+# with pandas 3 (the project's), and NannyML pins its own stack.
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_VERSION := 0.7.23
+NANNYML_VENV := .venv-nannyml
+NANNYML_VERSION := 0.13.1
 SCORES ?= data/reference_drift_scores.csv
 SOURCE ?= dynamodb
 OUT ?= demo-output
@@ -115,6 +121,23 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
 	touch $@
 
+# make detector-fixtures: tests/data/detectors/'s Evidently and NannyML files, written by the libraries themselves
+# (by hand, not in `make test`: the files are committed; see tests/data/detectors/README.md).
+$(EVIDENTLY_VENV)/.installed:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/pip install -q evidently==$(EVIDENTLY_VERSION) "pandas<3"
+	touch $@
+
+# nannyml 0.13.1 imports statsmodels without declaring it, and predates pandas 3.
+$(NANNYML_VENV)/.installed:
+	$(PYTHON) -m venv $(NANNYML_VENV)
+	$(NANNYML_VENV)/bin/pip install -q nannyml==$(NANNYML_VERSION) statsmodels "pandas<3"
+	touch $@
+
+.PHONY: detector-fixtures
+detector-fixtures: $(EVIDENTLY_VENV)/.installed $(NANNYML_VENV)/.installed
+	scripts/make-detector-fixtures
+
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
@@ -132,4 +155,4 @@ mutants: venv
 	$(BIN)/python scripts/mutants.py --max-children $(MAX_CHILDREN)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache .mutants
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(EVIDENTLY_VENV) $(NANNYML_VENV) .aws-sam $(OUT) site .local-stack .pytest_cache .mypy_cache .ruff_cache .mutants

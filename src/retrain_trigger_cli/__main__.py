@@ -17,7 +17,18 @@ from pydantic import TypeAdapter, ValidationError
 
 from retrain_trigger.config import DEFAULT_TICK
 from retrain_trigger.durations import Duration
-from retrain_trigger_cli import approval_cmd, compare, config_cmd, drift_cmd, fleet_cmd, live, replay, report, simulate
+from retrain_trigger_cli import (
+    approval_cmd,
+    compare,
+    config_cmd,
+    drift_cmd,
+    fleet_cmd,
+    ingest_cmd,
+    live,
+    replay,
+    report,
+    simulate,
+)
 from retrain_trigger_cli.configs import load_document, select
 from retrain_trigger_cli.engine import Simulation
 from retrain_trigger_cli.errors import AwsError, OneLineArgumentParser, UsageError
@@ -219,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift_cmd.add_parsers(commands)
     config_cmd.add_parser(commands)
     approval_cmd.add_parsers(commands)
+    ingest_cmd.add_parser(commands)
     return parser
 
 
@@ -449,6 +461,7 @@ COMMANDS = {
     "score": drift_cmd.cmd_score,
     "config": config_cmd.run,
     **approval_cmd.COMMANDS,
+    "ingest": ingest_cmd.run,
 }
 
 

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     event_source: str = Field(default="retrain-trigger", alias="EVENT_SOURCE")
     action_max_attempts: int = Field(default=3, alias="ACTION_MAX_ATTEMPTS", ge=1, le=20)
     action_backoff_seconds: int = Field(default=60, alias="ACTION_BACKOFF_SECONDS", ge=0)
+    # The IngestFunction's: detectors' files are read from <prefix><format>/<monitor_id>/...
+    ingest_prefix: str = Field(default="", alias="INGEST_PREFIX")
 
 
 @cache
