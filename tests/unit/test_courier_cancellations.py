@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from retrain_trigger.courier import Courier, history
 from retrain_trigger.model import MonitorState, Status
-from retrain_trigger.outbox import RetryPolicy
+from retrain_trigger.outbox import RetryPolicy, announced
 from retrain_trigger.policy import evaluate
 from tests.shared.fakes import FakeGateway, FakeStateStore
 
@@ -79,3 +79,12 @@ def test_in_shadow_mode_a_start_found_never_made_is_cancelled_not_made_even_whil
         "retraining attempt 1 withdrawn before it started (not counted)"
     )
     assert final.status is Status.ALARM
+
+
+def test_a_cancelled_action_is_never_announced_for_a_try() -> None:
+    # a concurrent transition may cancel the action between the courier's read and its write
+    state = breach_committed(FakeStateStore())
+    cancelled = state.actions[1].model_copy(update={"status": "cancelled"})
+    held = state.model_copy(update={"actions": (state.actions[0], cancelled, *state.actions[2:])})
+
+    assert announced(held, cancelled, "evaluator-1") == held

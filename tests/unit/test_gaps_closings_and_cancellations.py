@@ -213,3 +213,24 @@ def test_a_shadow_retraining_again_after_a_shadow_retraining_counts_only_later_d
 
     assert "shadow mode: would retrain (attempt 2" in again.reason
     assert (replay.status, replay.state.evidence_after) == (Status.RETRAINED, day(2))
+
+
+def test_cancelling_one_companion_of_a_start_cancels_only_that_kind() -> None:
+    # given attempt 1 started (its pipeline start delivered) and its three companions pending under the start's key
+    key = f"{EPISODE}#1:retrain_started"
+    companions = tuple(
+        ActionRecord(kind=kind, key=key, notice=notice_of("retrain_started", attempt=1))
+        for kind in ("sqs", "eventbridge", "sns")
+    )
+    started = requested(actions=companions)
+    assert started.episode is not None
+    started = started.model_copy(update={"episode": started.episode.model_copy(update={"retrain_started_at": day(0)})})
+
+    decision = on_cancelled(monitor(), started, companions[:1], day(1), "the queue is gone", "v1")
+
+    assert [a.kind for a in decision.cancelled] == ["sqs"]
+    assert [(a.kind, a.status) for a in decision.state.actions] == [
+        ("eventbridge", "pending"),
+        ("sns", "pending"),
+        ("sqs", "cancelled"),
+    ]
