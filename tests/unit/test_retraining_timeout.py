@@ -4,9 +4,9 @@ waiting, keeps the timeout counting from the real start; anything else pending d
 from __future__ import annotations
 
 from retrain_trigger.model import ActionRecord, Episode, MonitorState, Notice, Status
-from retrain_trigger.policy import retraining_overdue
+from retrain_trigger.policy import evaluate, retraining_overdue
 
-from .scenario import day, monitor
+from .scenario import day, monitor, obs
 
 EPISODE = "churn-model@20240801T000000Z"
 
@@ -44,3 +44,21 @@ def test_a_pending_alert_of_the_running_attempt_does_not_hold_off_the_timeout() 
     alert = requested(pending("escalation", EPISODE, 2))
 
     assert retraining_overdue(monitor(retraining_timeout="1d"), alert, day(2))
+
+
+def test_a_monitor_not_retraining_is_never_overdue_whatever_its_episode_says() -> None:
+    # given an alarm whose episode still remembers an attempt decided and started long ago
+    alarm = requested().model_copy(update={"status": Status.ALARM})
+    assert alarm.episode is not None
+    alarm = alarm.model_copy(update={"episode": alarm.episode.model_copy(update={"retrain_started_at": day(0)})})
+
+    assert not retraining_overdue(monitor(retraining_timeout="1d"), alarm, day(40))
+
+
+def test_a_retraining_timed_out_from_its_decision_says_no_start_was_confirmed() -> None:
+    decision = evaluate(monitor(retraining_timeout="1d"), requested(), [obs(2, 0.3)], day(2), "v1")
+
+    assert decision.state.status is Status.ALARM
+    assert decision.reason.startswith(
+        "retraining attempt 2 had no final status within 1 day, 0:00:00 of its decision (no start was confirmed); "
+    )
