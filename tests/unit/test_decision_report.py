@@ -156,3 +156,15 @@ def test_a_shadow_monitor_that_stays_in_shadow_mode_is_not_rearmed() -> None:
 
     assert decision.outcome == "unchanged"
     assert decision.state.status is Status.RETRAINED
+
+
+def test_a_gap_that_ends_with_a_transition_keeps_the_alerts_still_pending() -> None:
+    # given the no-data alert of the gap still pending when the datapoint that ends the gap breaches
+    config = monitor(guards=[GUARD], no_data_after="1d")
+    notice = Notice(event="no_data", datapoint_at=day(0), decided_at=day(2))
+    no_data = ActionRecord(kind="sns", key="churn-model@20240801T000000Z#0:no_data", notice=notice)
+    in_gap = state(gap_since=day(0), last_datapoint_at=day(0), actions=(no_data,))
+
+    decision = evaluate(config, in_gap, [obs(0, 0.1), obs(3, 0.3, accuracy=0.9)], day(3), "v1")
+
+    assert [a.notice.event for a in decision.state.actions] == ["no_data", "critical", "data_resumed"]
