@@ -139,11 +139,11 @@ def _evaluate(
     listed = [(m, r.decision) for m, (r, s) in zip(visiting, decided, strict=True) if s and r.decision]
     sent = publish_digests(tick_digests(listed, fleet_config.group_alerts_over, now, scope), deps.actions)
     report.digests += [d.as_dict() for d in sent.log]
-    for m, (decision, state) in zip(visiting, decided, strict=True):
-        if state is None:
-            report.results.append(decision)
+    for m, (result, state) in zip(visiting, decided, strict=True):
+        if state is None:  # failed, or another invocation committed first: it delivers
+            report.results.append(result)
             continue
-        deliver = partial(_deliver, m, state, decision, now, config_version, deps, sent.grouped, fleet)
+        deliver = partial(_deliver, m, state, result, now, config_version, deps, sent.grouped, fleet)
         report.results.append(_isolated(m, deps, now, deliver)[0])
     return report
 
@@ -204,9 +204,9 @@ def _deliver(
     """Deliver the outbox. Delivery does not depend on the tick: a stale one delivers as at the last decision."""
     at = delivery_time(state, now)
     courier = Courier(
-        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version
-    )
-    courier.grouped = grouped
+        monitor, deps.states, deps.actions, deps.owner, deps.wall_clock, deps.lease, deps.retry, at, config_version,
+        grouped=grouped,
+    )  # fmt: skip
     state = courier.deliver(state)
     result.actions += [d.as_dict() for d in courier.log]
     result.transitions = courier.transitions
