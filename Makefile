@@ -70,6 +70,7 @@ typecheck: venv
 	$(BIN)/mypy functions/lifecycle/app.py
 	$(BIN)/mypy functions/score_windows/app.py
 	$(BIN)/mypy functions/score/app.py
+	$(BIN)/mypy functions/ingest/app.py
 
 # The sam_local tier runs in its own step (sam-local): it needs a Docker engine and minutes, not seconds.
 pytest: venv
