@@ -58,6 +58,14 @@ class TestCombine:
         assert set(observation.features) == {"age", "income", "tenure", "plan"}
         assert observation.score == pytest.approx((0.05 + 0.30 + 0.10 + 0.02) / 4)
 
+    def test_a_detectors_performance_estimates_are_never_features_with_star(self) -> None:
+        config = monitor(score={"features": "*", "combine": "max"})
+
+        observation = read(config, {"age": Decimal("0.1"), "estimated_roc_auc": Decimal("0.93")})
+
+        assert observation.features == {"age": 0.1}
+        assert observation.score == pytest.approx(0.1)
+
     def test_a_feature_named_like_an_item_attribute_is_read_from_its_feature_attribute(self) -> None:
         config = monitor(score={"features": ["timestamp", "age"]})
 

@@ -17,7 +17,7 @@ from retrain_trigger.config import MonitorConfig
 from retrain_trigger.errors import BadInput
 from retrain_trigger.model import Observation
 from retrain_trigger.score_config import ScoreConfig
-from retrain_trigger.score_items import RESERVED, feature_attribute
+from retrain_trigger.score_items import ESTIMATE_PREFIX, RESERVED, feature_attribute
 from retrain_trigger_drift.combine import CombineError, combine
 
 SAMPLE_COUNT = "sample_count"
@@ -86,7 +86,7 @@ def feature_values(
     if score.features == "*":
         found: dict[str, float] = {}
         for name, value in values.items():
-            if name in RESERVED or name in not_features:
+            if name in RESERVED or name in not_features or name.startswith(ESTIMATE_PREFIX):
                 continue
             if isinstance(value, float) and not math.isfinite(value):  # a number, but no drift value
                 raise BadInput(monitor_id, name, f"not a finite number: {value}")
