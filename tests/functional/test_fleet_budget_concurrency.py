@@ -3,7 +3,7 @@ overspent, and a redelivered tick takes nothing twice.
 
 DynamoDB applies each write, and each transaction, atomically. moto 5 does not across threads: a cancelled
 transaction restores a deep copy of the whole table taken when it began, wiping what other threads wrote
-meanwhile. `atomic_moto_writes` makes each of moto's DynamoDB writes atomic, as DynamoDB's are; everything of ours
+meanwhile. `atomic_moto_writes` makes each of moto's DynamoDB operations atomic, as DynamoDB's are; everything of ours
 (deciding, taking, committing, delivering) still interleaves freely between them.
 """
 
@@ -76,7 +76,9 @@ def budget_item(world: World, sk: str) -> set[str]:
 @pytest.fixture
 def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    # Reads too: moto's reads iterate the dicts its writes change ("dictionary changed size during iteration").
+    writes = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+    for name in (*writes, "get_item", "batch_get_item", "query", "scan"):
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self: DynamoDBBackend, *args: Any, __original: Any = original, **kwargs: Any) -> Any:

@@ -155,6 +155,8 @@ def test_the_evaluator_may_do_exactly_what_it_needs_on_the_stacks_own_resources(
         "ssm:GetParameter": {parameter_arn(stack)},
         "s3:GetObject": {config_object_arn(stack)},
         "cloudwatch:GetMetricData": {"*"},  # no resource-level permission exists for it
+        # The alarms `suppressed_by` names (docs/fleet.md): read-only, this account's alarms in the region.
+        "cloudwatch:DescribeAlarms": {f"arn:aws:cloudwatch:{resources.REGION}:{resources.ACCOUNT_ID}:alarm:*"},
         "sns:Publish": {stack.outputs["AlertTopicArn"]},
         "sqs:SendMessage": {stack.outputs["RetrainQueueArn"], stack.outputs["FunctionFailureQueueArn"], shards},
         # The shards of a large tick, consumed through its own event source mapping (no managed SQS policy).

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from retrain_trigger.config import MonitorConfig
+from retrain_trigger.errors import RetryableError
+from retrain_trigger.fleet_config import FleetConfig
+from retrain_trigger.fleet_tick import FleetTick
 from retrain_trigger.model import Decision, MonitorState, Observation, Status
 from retrain_trigger.policy import evaluate
 from retrain_trigger.policy.fleet import (
     BUDGET_HELD,
+    UNREADABLE,
     budget_key,
     cause_open,
     decide_in_fleet,
@@ -187,3 +191,32 @@ class TestTickOrder:
         states = {m.id: s for m, s in pairs if s is not None}
 
         assert [m.id for m in tick_order([m for m, _ in pairs], states)] == ["urgent", "old", "young", "calm"]
+
+
+class TestUnreadableAlarms:
+    """An alarm whose state could not be read holds the retraining: a start on broken data is the worse mistake."""
+
+    def test_an_unreadable_alarm_inhibits_and_says_so(self) -> None:
+        held = inhibitors(dependent(), {}, {"ETL job failed": UNREADABLE})
+        assert held == ("inhibited by alarm:ETL job failed (its state could not be read)",)
+
+    def test_a_failed_alarm_read_makes_every_named_alarm_unreadable_for_the_tick(self) -> None:
+        class Throttled:
+            def states(self, names: Iterable[str]) -> dict[str, str]:
+                raise RetryableError("cloudwatch DescribeAlarms failed: Throttling")
+
+        tick = FleetTick.start(FleetConfig(), day(0), [dependent()], {}, None, Throttled())
+
+        assert tick.alarms == {"ETL job failed": UNREADABLE}
+
+    def test_no_alarm_is_read_when_no_due_monitor_names_one(self) -> None:
+        class Counting:
+            calls = 0
+
+            def states(self, names: Iterable[str]) -> dict[str, str]:
+                Counting.calls += 1
+                return {}
+
+        FleetTick.start(FleetConfig(), day(0), [monitor(suppressed_by=["etl"])], {}, None, Counting())
+
+        assert Counting.calls == 0
