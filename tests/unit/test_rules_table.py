@@ -8,13 +8,13 @@ import itertools
 import re
 from pathlib import Path
 
-from retrain_trigger.policy import model_age, rules
+from retrain_trigger.policy import lifecycle, model_age, rules
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_TESTS = (Path(__file__).with_name("test_policy_rules.py"), Path(__file__).with_name("test_model_age.py"))
-# The engine's rules: every public function of rules.py, and the rules of the policy modules that decide from a
-# Context (their helpers, such as model_age.age_window, are not rules).
-RULE_MODULES = (rules, model_age)
+# The engine's rules: every public function of rules.py and lifecycle.py, and the rules of the policy modules that
+# decide from a Context (their helpers, such as model_age.age_window, are not rules).
+RULE_MODULES = (rules, lifecycle, model_age)
 # Test classes in the rule tests that are about what the rules see or when they run, not one rule.
 NOT_RULES = {"TestWindow", "TestSchedule", "TestBadInput", "TestReferenceScenario"}
 
@@ -26,7 +26,7 @@ def rule_functions() -> set[str]:
         for name, function in inspect.getmembers(module, inspect.isfunction)
         if function.__module__ == module.__name__
         and not name.startswith("_")
-        and (module is rules or next(iter(inspect.signature(function).parameters), "") == "ctx")
+        and (module in (rules, lifecycle) or next(iter(inspect.signature(function).parameters), "") == "ctx")
     }
 
 

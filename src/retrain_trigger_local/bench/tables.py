@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 
 from retrain_trigger_local.bench import cost
+from retrain_trigger_local.bench.cells import (
+    by_operation,
+    calls_cell,
+    cpu_ms_cell,
+    markdown_table,
+    ms_cell,
+    operations_cell,
+    per_monitor,
+    ratio_cell,
+    ratio_text,
+    size_label,
+    tick_calls,
+    ticks_cell,
+)
 from retrain_trigger_local.bench.coldstart import COLD_START_GOAL
 from retrain_trigger_local.bench.fanout import ShardRun
 from retrain_trigger_local.bench.figures import (
@@ -68,7 +81,7 @@ def cold_start_table(report: BenchReport) -> str:
             f"{s.median_ms:.0f}",
             f"{min(r.total_ms for r in s.runs):.0f}-{max(r.total_ms for r in s.runs):.0f}",
             f"{s.median_cpu_ms:.0f}",
-            _by_operation(s.calls),
+            by_operation(s.calls),
         ]
         for s in (c.ours, c.baseline)
     ]
@@ -91,7 +104,7 @@ def cold_start_table(report: BenchReport) -> str:
         "first import. The baseline (bench/baseline_app.py) imports boto3 and Powertools' Logger and Metrics and "
         "makes the floor's calls only. Tracing off for both (no X-Ray daemon here).\n\n"
     )
-    table = _table(
+    table = markdown_table(
         ["cold start", "runs", "import ms", "first invocation ms", "median ms", "range ms", "CPU ms", "calls"],
         "lrrrrrrl",
         rows,
@@ -118,42 +131,42 @@ def calls_table(report: BenchReport) -> str:
                 [
                     source,
                     f"{size:,}",
-                    _calls(ours),
-                    _calls(naive),
+                    calls_cell(ours),
+                    calls_cell(naive),
                     str(floor),
-                    _per(ours, size),
-                    _per(naive, size),
+                    per_monitor(ours, size),
+                    per_monitor(naive, size),
                     f"{floor / size:.4f}",
-                    _ratio(ours.calls_per_tick if ours and ours.complete else None, floor),
-                    _ratio(naive.calls_per_tick if naive and naive.complete else None, _tick_calls(ours)),
-                    _operations(ours),
+                    ratio_cell(ours.calls_per_tick if ours and ours.complete else None, floor),
+                    ratio_cell(naive.calls_per_tick if naive and naive.complete else None, tick_calls(ours)),
+                    operations_cell(ours),
                 ]
             )
             fleet = report.run("fleet", source, size)
             if fleet is not None:  # the same tick with inhibition and a budget configured (docs/fleet.md)
                 rows.append(_fleet_row(fleet, ours, source, size, floor))
     header = ["source", "N", "ours", "naive", "floor", "ours/eval", "naive/eval", "floor/eval"]
-    return _table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lrrrrrrrrrl", rows)
+    return markdown_table([*header, "ours ÷ floor", "naive ÷ ours", "ours, by operation"], "lrrrrrrrrrl", rows)
 
 
 def _fleet_row(fleet: VariantRun, ours: VariantRun | None, source: str, size: int, floor: int) -> list[str]:
     """A "fleet rules configured" row: ours again, its document with `suppressed_by` and a `fleet` budget; the
     naive column holds its ratio to ours without them (the issue's bound: within 1.1x)."""
-    calls, plain = _tick_calls(fleet), _tick_calls(ours)
+    calls, plain = tick_calls(fleet), tick_calls(ours)
     versus = f"{calls / plain:.3f}\N{MULTIPLICATION SIGN} ours" if calls is not None and plain else "-"
-    ratio = _ratio(calls, floor)
+    ratio = ratio_cell(calls, floor)
     return [
         f"{source}, fleet rules configured",
         f"{size:,}",
-        _calls(fleet),
+        calls_cell(fleet),
         "-",
         str(floor),
-        _per(fleet, size),
+        per_monitor(fleet, size),
         "-",
         f"{floor / size:.4f}",
         ratio,
         versus,
-        _operations(fleet),
+        operations_cell(fleet),
     ]
 
 
@@ -168,12 +181,12 @@ def time_table(report: BenchReport) -> str:
                     source,
                     f"{size:,}",
                     "-" if ours is None or not ours.done else f"{ours.done[0].seconds * 1000:,.0f}",
-                    _ms(ours),
-                    _cpu_ms(ours),
-                    _ms(naive),
-                    _ratio_text(ratio, ours, naive),
-                    _ticks(ours),
-                    _ticks(naive),
+                    ms_cell(ours),
+                    cpu_ms_cell(ours),
+                    ms_cell(naive),
+                    ratio_text(ratio, ours, naive),
+                    ticks_cell(ours),
+                    ticks_cell(naive),
                 ]
             )
     header = [
@@ -185,14 +198,16 @@ def time_table(report: BenchReport) -> str:
         "naive ms/tick",
         "naive ÷ ours",
     ]
-    return _table([*header, "ours ticks", "naive ticks"], "lrrrrrrl", rows)
+    return markdown_table([*header, "ours ticks", "naive ticks"], "lrrrrrrl", rows)
 
 
 def replay_table(report: BenchReport) -> str:
     assert report.replay is not None
     r = report.replay
     row = [f"{r.evaluations:,}", str(r.transitions), f"{r.seconds * 1000:.0f}", f"{r.per_second:,.0f}"]
-    return _table(["hourly evaluations (a year)", "transitions", "ms (median of 3)", "evaluations/s"], "r", [row])
+    return markdown_table(
+        ["hourly evaluations (a year)", "transitions", "ms (median of 3)", "evaluations/s"], "r", [row]
+    )
 
 
 def import_table(report: BenchReport) -> str:
@@ -216,7 +231,7 @@ def import_table(report: BenchReport) -> str:
         what = f"first invocation's extra (ours' cold tick minus a warm tick, CloudWatch, N = {size:,})"
         rows.append([what, "1", f"{ms:.0f}", "", "lazy imports, clients, first connections"])
         rows.append(["cold start ratio ((import + first invocation's extra) ÷ baseline)", "", f"{ratio:.2f}", "", ""])
-    return _table(
+    return markdown_table(
         ["import", "runs", "median ms", "range ms", "of pandas, numpy, matplotlib, aws_xray_sdk: loaded"],
         "lrrrl",
         rows,
@@ -236,7 +251,7 @@ def rss_table(report: BenchReport) -> str:
         for r in report.runs
         if r.rss is not None and r.size == max(report.sizes(r.source))
     ]
-    return _table(["source", "N", "variant", "start MiB", "after import MiB", "peak MiB"], "lrlr", rows)
+    return markdown_table(["source", "N", "variant", "start MiB", "after import MiB", "peak MiB"], "lrlr", rows)
 
 
 def fanout_table(report: BenchReport) -> str:
@@ -244,14 +259,14 @@ def fanout_table(report: BenchReport) -> str:
     f = report.fanout
 
     def row(s: ShardRun) -> list[str]:
-        return [str(s.shard), f"{s.monitors:,}", str(s.total), f"{s.seconds * 1000:,.0f}", _by_operation(s.calls)]
+        return [str(s.shard), f"{s.monitors:,}", str(s.total), f"{s.seconds * 1000:,.0f}", by_operation(s.calls)]
 
     shown = f.shards if len(f.shards) <= 12 else [*f.shards[:3], None, *f.shards[-2:]]
     rows = [row(s) if s is not None else ["…", "", "", "", "(every shard: bench.json)"] for s in shown]
     if f.dispatch is not None:
         d = f.dispatch
         dispatch = ["scheduled tick", f"{f.monitors:,}", str(d.total), f"{d.seconds * 1000:,.0f}"]
-        rows.insert(0, [*dispatch, _by_operation(d.calls)])
+        rows.insert(0, [*dispatch, by_operation(d.calls)])
     if f.shards:
         ms = sorted(s.seconds * 1000 for s in f.shards)
         calls = sorted(s.total for s in f.shards)
@@ -285,7 +300,7 @@ def fanout_table(report: BenchReport) -> str:
         "runs against a moto account holding the configuration and only that shard's scores; ms is the "
         "invocation's own time.\n\n"
     )
-    return intro + _table(["shard", "monitors", "calls", "ms", "calls by operation"], "lrrrl", rows)
+    return intro + markdown_table(["shard", "monitors", "calls", "ms", "calls by operation"], "lrrrl", rows)
 
 
 def build_table(report: BenchReport) -> str:
@@ -293,11 +308,11 @@ def build_table(report: BenchReport) -> str:
     b = report.build
     if not b.built:
         return f"not built: no {b.directory}/template.yaml (run `make sam-build` first)"
-    rows = [[a.name, str(a.files), _size(a.bytes_on_disk), _size(a.zipped_bytes)] for a in b.artefacts]
+    rows = [[a.name, str(a.files), size_label(a.bytes_on_disk), size_label(a.zipped_bytes)] for a in b.artefacts]
     total = [sum(a.bytes_on_disk for a in b.artefacts), sum(a.zipped_bytes for a in b.artefacts)]
-    rows.append(["**total**", str(sum(a.files for a in b.artefacts)), _size(total[0]), _size(total[1])])
+    rows.append(["**total**", str(sum(a.files for a in b.artefacts)), size_label(total[0]), size_label(total[1])])
     header = ["artefact", "files", "on disk", "zipped"]
-    return f"{b.directory}, built {b.built_at}\n\n" + _table(header, "lr", rows)
+    return f"{b.directory}, built {b.built_at}\n\n" + markdown_table(header, "lr", rows)
 
 
 def drift_table(report: BenchReport) -> str:
@@ -316,7 +331,7 @@ def drift_table(report: BenchReport) -> str:
         [f"fresh process, {d.memory_rows:,} rows x {d.columns} in chunks", f"{d.memory_rows / d.memory_seconds:,.0f}",
          f"{d.memory_seconds:.2f}", f"peak RSS {d.peak_rss_mb:,.0f} MB"],
     ]  # fmt: skip
-    return _table(["", "rows/s", "seconds", "agreement / memory"], "lrrr", rows)
+    return markdown_table(["", "rows/s", "seconds", "agreement / memory"], "lrrr", rows)
 
 
 def cost_table(report: BenchReport, size: int) -> str:
@@ -340,89 +355,4 @@ def cost_table(report: BenchReport, size: int) -> str:
         f"the tick's measured CPU time + {cost.CALL_LATENCY_SECONDS * 1000:.0f} ms per call (assumed AWS latency), "
         "512 MB arm64. Logs: the bytes the handler wrote per tick. Transitions (rare) are not counted.\n\n"
     )
-    return note + _table(["item", "ours USD/month", "naive USD/month"], "lr", rows)
-
-
-def _size(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
-
-
-def _tick_calls(run: VariantRun | None) -> int | None:
-    return run.calls_per_tick if run is not None and run.complete else None
-
-
-def _calls(run: VariantRun | None) -> str:
-    if run is None:
-        return "-"
-    if run.complete:
-        return f"{run.calls_per_tick:,}"
-    partial = run.ticks[-1] if run.ticks else None
-    if partial is None:
-        return "not run"
-    done = f" for {partial.evaluated:,} monitors" if partial.evaluated else ""
-    return f"stopped at {run.cap_seconds:.0f} s: {partial.total:,}{done}"
-
-
-def _per(run: VariantRun | None, size: int) -> str:
-    if run is None:
-        return "-"
-    if run.complete and run.calls_per_tick is not None:
-        return f"{run.calls_per_tick / size:.4f}"
-    partial = run.ticks[-1] if run.ticks else None
-    if partial is not None and partial.evaluated:
-        return f"({partial.total / partial.evaluated:.4f} over {partial.evaluated:,})"
-    return "-"
-
-
-def _ratio(numerator: int | None, denominator: int | None) -> str:
-    if numerator is None or not denominator:
-        return "-"
-    return f"{numerator / denominator:.2f}"
-
-
-def _by_operation(calls: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in calls.items())
-
-
-def _operations(run: VariantRun | None) -> str:
-    if run is None:
-        return "-"
-    if run.complete and run.steady:
-        return _by_operation(run.steady[0].calls)
-    return "so far: " + _by_operation(run.ticks[-1].calls) if run.ticks else "-"
-
-
-def _ms(run: VariantRun | None) -> str:
-    if run is None:
-        return "-"
-    if run.complete and run.seconds_per_tick is not None:
-        return f"{run.seconds_per_tick * 1000:,.0f}"
-    return f"> {run.cap_seconds * 1000:,.0f} (stopped)"
-
-
-def _ratio_text(ratio: float | None, ours: VariantRun | None, naive: VariantRun | None) -> str:
-    if ratio is not None:
-        return f"{ratio:.1f}x"
-    if ours and naive and ours.complete and not naive.complete and ours.seconds_per_tick:
-        return f"> {naive.cap_seconds / ours.seconds_per_tick:.1f}x (naive stopped)"  # a bound, not a measure
-    return "-"
-
-
-def _cpu_ms(run: VariantRun | None) -> str:
-    cpu = None if run is None else run.cpu_seconds_per_tick
-    return "-" if cpu is None else f"{cpu * 1000:,.0f}"
-
-
-def _ticks(run: VariantRun | None) -> str:
-    if run is None:
-        return "-"
-    timed = len(run.steady) if run.complete else 0
-    return f"{len(run.done)} run, {timed} timed" + ("" if run.complete else ", then stopped")
-
-
-def _table(header: Sequence[str], align: str, rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table; `align` gives each column's l/r, the last letter repeating for the rest."""
-    aligns = [align[min(i, len(align) - 1)] for i in range(len(header))]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in aligns) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    return note + markdown_table(["item", "ours USD/month", "naive USD/month"], "lr", rows)

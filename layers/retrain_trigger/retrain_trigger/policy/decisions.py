@@ -4,7 +4,7 @@ rewrites it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -16,6 +16,7 @@ from retrain_trigger.model import (
     MonitorState,
     Notice,
     NoticeEvent,
+    Observation,
     Outcome,
     Status,
     episode_id,
@@ -255,3 +256,11 @@ def _top_features(ctx: Context, at: datetime | None) -> tuple[tuple[str, float],
     """The top drifting features of the datapoint a notice is about (none for a monitor without `score`)."""
     seen = ctx.window.fresh if ctx.window else ()
     return next((o.top_features() for o in seen if o.at == at), ())
+
+
+def tell(
+    ctx: Context, event: NoticeEvent, kinds: Sequence[ActionKind], why: str, trigger: Observation | None = None
+) -> Tell:
+    """A notice about `trigger`, else about the newest fresh datapoint (if any was read)."""
+    datapoint = trigger or (ctx.window.latest if ctx.window else None)
+    return Tell(event, tuple(kinds), why, datapoint.at if datapoint else None, datapoint.score if datapoint else None)

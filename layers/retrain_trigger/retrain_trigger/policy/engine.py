@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from retrain_trigger.config import DEFAULT_TICK, MonitorConfig
 from retrain_trigger.model import ARMED, ActionRecord, Decision, LifecycleEvent, MonitorState, Observation, Status
-from retrain_trigger.policy import operator, rules
+from retrain_trigger.policy import lifecycle, operator, rules
 from retrain_trigger.policy.approval import acknowledged
 from retrain_trigger.policy.decisions import Context, Plan, decision
 from retrain_trigger.policy.model_age import model_age
@@ -69,18 +69,20 @@ def on_lifecycle(
     number. Anything else (a late event of an earlier attempt, another pipeline's run) is `ignored`."""
     ctx = Context(monitor, state, event.at, config_version)
     if event.kind == "deployed":
-        return decision(ctx, rules.model_deployed(ctx, event))
-    ignored = rules.other_attempt(ctx, event)
+        return decision(ctx, lifecycle.model_deployed(ctx, event))
+    ignored = lifecycle.other_attempt(ctx, event)
     if ignored is not None:
         return decision(ctx, ignored)
     if event.kind == "executing":
-        return decision(ctx, rules.retraining_running(ctx, event))
+        return decision(ctx, lifecycle.retraining_running(ctx, event))
     if event.kind == "succeeded":
-        return decision(ctx, rules.retraining_succeeded(ctx, event))
+        return decision(ctx, lifecycle.retraining_succeeded(ctx, event))
     episode = state.episode
     assert episode is not None  # other_attempt ignores an event without a running attempt
     detail = f": {event.detail}" if event.detail else ""
-    return decision(ctx, rules.retraining_failed(ctx, f"retraining attempt {episode.retrains} {event.kind}{detail}"))
+    return decision(
+        ctx, lifecycle.retraining_failed(ctx, f"retraining attempt {episode.retrains} {event.kind}{detail}")
+    )
 
 
 def on_cancelled(
@@ -91,9 +93,9 @@ def on_cancelled(
     why: str,
     config_version: str = "",
 ) -> Decision:
-    """The outbox cancels `actions` instead of delivering them (see `rules.actions_cancelled`)."""
+    """The outbox cancels `actions` instead of delivering them (see `lifecycle.actions_cancelled`)."""
     ctx = Context(monitor, state, now, config_version)
-    return decision(ctx, rules.actions_cancelled(ctx, actions, why))
+    return decision(ctx, lifecycle.actions_cancelled(ctx, actions, why))
 
 
 def on_start_given_up(
@@ -101,4 +103,4 @@ def on_start_given_up(
 ) -> Decision:
     """The outbox gave up on the action that starts a retraining: that attempt failed (alert, back-off)."""
     ctx = Context(monitor, state, now, config_version)
-    return decision(ctx, rules.start_given_up(ctx, action))
+    return decision(ctx, lifecycle.start_given_up(ctx, action))
