@@ -24,8 +24,8 @@ from retrain_trigger.config import Catalog, MonitorConfig, parse_catalog
 from retrain_trigger.errors import ConfigError
 from retrain_trigger.fleet_config import FleetConfig
 from retrain_trigger.fleet_tick import FleetTick, ended_attempt
-from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation
-from retrain_trigger.policy import evaluate, is_due, on_lifecycle
+from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, OperatorCommand, Status
+from retrain_trigger.policy import evaluate, is_due, on_command, on_lifecycle
 from retrain_trigger.policy.digest import Digest, tick_digests
 from retrain_trigger_cli.engine import Simulation, Step, _delivered, evaluation_times
 from retrain_trigger_cli.errors import UsageError
@@ -96,6 +96,7 @@ class _World:
     states: dict[str, MonitorState]
     budget: SimulatedBudget = field(default_factory=SimulatedBudget)
     pending: dict[str, LifecycleEvent] = field(default_factory=dict)  # a started retraining's simulated end
+    approvals: dict[str, OperatorCommand] = field(default_factory=dict)  # an approval request's simulated answer
 
 
 def catalog_of(document: Mapping[str, Any]) -> Catalog:
@@ -157,6 +158,7 @@ def replay_fleet(
     steps: list[FleetStep] = []
     found: list[Digest] = []
     for now in evaluation_times(None, start, end, simulation.tick):
+        steps += _answered(world, now)  # as the one-monitor replay: an approval, then what ended, then the tick
         steps += _ended(world, now)
         windows = {}
         for monitor in catalog.monitors:
@@ -171,6 +173,7 @@ def replay_fleet(
             steps.append(FleetStep(monitor.id, step, grouped[keys[0]] if keys else None))
             world.states[monitor.id] = _delivered(decision.state, now)
             _simulate_end(monitor, world, step)
+            steps += _asked(world, monitor, decision, now)
     return FleetReplay(catalog.monitors, catalog.version, tuple(steps), tuple(found), start, end)
 
 
@@ -191,6 +194,43 @@ def _ended(world: _World, now: datetime) -> list[FleetStep]:
             world.budget.release(key)
         del world.pending[monitor_id]
     return steps
+
+
+def _asked(world: _World, monitor: MonitorConfig, decision: Decision, now: datetime) -> list[FleetStep]:
+    """A new approval request gets the simulated operator's answer `approve_after` later (never with
+    `--approval never`: its `approval_timeout` decides); one answered at once starts at the request's own tick."""
+    episode, approve_after = decision.state.episode, world.simulation.approve_after
+    asked = decision.state.status is Status.AWAITING_APPROVAL and decision.before.status is not Status.AWAITING_APPROVAL
+    if not asked or episode is None or approve_after is None:
+        return []
+    command = OperatorCommand(
+        kind="approve", monitor_id=monitor.id, at=now + approve_after, episode_id=episode.id, by="replay"
+    )
+    if command.at > now:
+        world.approvals[monitor.id] = command
+        return []
+    return [_approve(world, monitor, command)]
+
+
+def _answered(world: _World, now: datetime) -> list[FleetStep]:
+    """Approvals given by this tick reached the lifecycle function (or the CLI) before the evaluator runs."""
+    steps: list[FleetStep] = []
+    for monitor_id, command in sorted(world.approvals.items(), key=lambda item: (item[1].at, item[0])):
+        if command.at <= now:
+            del world.approvals[monitor_id]
+            monitor = world.catalog.get(monitor_id)
+            assert monitor is not None
+            steps.append(_approve(world, monitor, command))
+    return steps
+
+
+def _approve(world: _World, monitor: MonitorConfig, command: OperatorCommand) -> FleetStep:
+    """The service's `handle_command` on the simulated state: the engine's own `on_command`."""
+    answer = on_command(monitor, world.states[monitor.id], command, world.catalog.version)
+    step = Step(command.at, "approved", answer.decision)
+    world.states[monitor.id] = _delivered(answer.decision.state, command.at)
+    _simulate_end(monitor, world, step)
+    return FleetStep(monitor.id, step)
 
 
 def _simulate_end(monitor: MonitorConfig, world: _World, step: Step) -> None:

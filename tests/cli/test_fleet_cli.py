@@ -4,6 +4,7 @@ mistakes named in one line, and compare's score per configuration summing the mo
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,26 @@ def test_compare_on_a_fleet_scores_each_configuration_by_summing_its_monitors(cl
     assert rows[str(plain)] | {"variant": None} == single[str(plain)] | {"variant": None}
     assert rows[str(plain)]["retrains"] == 12
     assert rows[str(budgeted)]["retrains"] < 12  # five an hour: the breakage is over before all eleven started
+
+
+def test_the_fleet_replay_answers_each_approval_request_as_the_one_monitor_replay_does(
+    cli: Any, tmp_path: Path
+) -> None:
+    needs_approval = document()
+    needs_approval["defaults"]["approval"] = "required"
+    config = write(tmp_path / "fleet.json", json.dumps(needs_approval))
+    long_file = write_long_file(tmp_path / "scores.csv", scores())
+
+    approved = replay(cli, config, long_file, "--approve-after", "2h").lines()
+    never = replay(cli, config, long_file, "--approval", "never").lines()
+
+    asked = {
+        (r["monitor_id"], r["timestamp"]) for r in approved if r["state"] == "AWAITING_APPROVAL" and r["transition"]
+    }
+    started = [r for r in approved if "retrain" in r["actions"]]
+    assert len(asked) == len(FLEET)
+    assert sorted((r["monitor_id"], r["timestamp"]) for r in started) == sorted(
+        (monitor_id, iso(datetime.fromisoformat(at) + timedelta(hours=2))) for monitor_id, at in asked
+    )
+    assert all(r["state"] == "RETRAINING" and r["reason"].startswith("approved by replay") for r in started)
+    assert [r for r in never if "retrain" in r["actions"]] == []
