@@ -73,7 +73,7 @@ class TestTheRequest:
         request = replay.score(1, 0.3, accuracy=0.8)
 
         assert request.state.status is Status.AWAITING_APPROVAL
-        assert dict(request.guards) != {}
+        assert dict(request.guards) == {"accuracy < 0.85": True}
 
 
 class TestTheTimeout:
