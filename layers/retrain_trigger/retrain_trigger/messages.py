@@ -202,14 +202,19 @@ def action_failure_alert(
         text=f"{monitor.id}: the {action.kind} action of {action.notice.event} {what}{next_try}.\n\n"
         f"Error: {action.last_error}\n\nAction key: {action.key}\nKey: {key}",
         payload=body,
-        attributes={
-            "monitor_id": monitor.id,
-            "severity": "error",
-            "event": "action_failed",
-            "episode_id": action.notice.episode_id or "",
-            "idempotency_key": key,
-        },
+        attributes=_action_error_attributes(monitor, action, "action_failed", key),
     )
+
+
+def _action_error_attributes(monitor: MonitorConfig, action: ActionRecord, event: str, key: str) -> dict[str, str]:
+    """The filterable attributes of an alert about one of our own actions (severity `error`)."""
+    return {
+        "monitor_id": monitor.id,
+        "severity": "error",
+        "event": event,
+        "episode_id": action.notice.episode_id or "",
+        "idempotency_key": key,
+    }
 
 
 def unconfirmed_alert(monitor: MonitorConfig, action: ActionRecord, start: bool) -> Alert:
@@ -242,13 +247,7 @@ def unconfirmed_alert(monitor: MonitorConfig, action: ActionRecord, start: bool)
         "which never recorded whether it landed. Check whether it did (look for its key).\n\n"
         f"{consequence}\n\nAction key: {action.key}\nKey: {key}",
         payload=body,
-        attributes={
-            "monitor_id": monitor.id,
-            "severity": "error",
-            "event": "action_unconfirmed",
-            "episode_id": action.notice.episode_id or "",
-            "idempotency_key": key,
-        },
+        attributes=_action_error_attributes(monitor, action, "action_unconfirmed", key),
     )
 
 
