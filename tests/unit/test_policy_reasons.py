@@ -3,9 +3,11 @@ on-call engineer reads to learn why a model was, or was not, retrained."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from retrain_trigger.model import Episode, MonitorState, Notice, Status
+from retrain_trigger.features import observe
+from retrain_trigger.model import Episode, MonitorState, Notice, Observation, Status
 from retrain_trigger.policy import evaluate
 
 from .scenario import day, monitor, obs
@@ -264,3 +266,98 @@ def test_a_muted_episodes_late_announcement_is_its_first_alert_not_a_repeat() ->
     assert [(a.notice.renotification, a.notice.attempt, a.notice.episode_id) for a in decision.new_actions] == [
         (0, 0, EPISODE)
     ]
+
+
+# -- the words of a breach by a critical feature, of thin and missing datapoints, of a window, of a stale tick -----
+
+
+def by_features(critical_features: list[str], **values: str) -> tuple[Any, Observation]:
+    """A monitor scored by the max of four features (threshold 0.08 each), and its day-1 datapoint from `values`."""
+    features = {"features": ["age", "income", "tenure", "plan"], "feature_threshold": 0.08}
+    config = monitor(score=features | {"combine": "max", "critical_features": critical_features})
+    item = {"age": "0.05", "income": "0.1", "tenure": "0.02", "plan": "0.02"} | values
+    observed = observe(config, day(1), {k: Decimal(v) for k, v in item.items()}, "drift_score", {}, ("drift_score",))
+    return config, observed
+
+
+def test_a_score_above_critical_is_named_as_the_breach_even_when_a_critical_feature_also_breaches() -> None:
+    config, observed = by_features(["income"], income="0.3")
+
+    decision = evaluate(config, state(), [observed], day(1), "v1")
+
+    assert decision.reason == "drift 0.3 > 0.2: retraining started (attempt 1 of episode churn-model@20240802T000000Z)"
+
+
+def test_a_score_at_critical_is_no_breach_so_the_critical_feature_is_named() -> None:
+    config, observed = by_features(["income"], income="0.2")
+
+    decision = evaluate(config, state(), [observed], day(1), "v1")
+
+    assert decision.reason == (
+        "critical feature income 0.2 above its threshold (drift 0.2, critical 0.2): retraining started "
+        "(attempt 1 of episode churn-model@20240802T000000Z)"
+    )
+
+
+def test_every_critical_feature_that_breaches_is_named_in_the_order_of_the_drifted_features() -> None:
+    config, observed = by_features(["tenure", "income"], tenure="0.09", income="0.12")
+
+    decision = evaluate(config, state(), [observed], day(1), "v1")
+
+    assert decision.reason.startswith(
+        "critical feature income 0.12, tenure 0.09 above its threshold (drift 0.12, critical 0.2): retraining started"
+    )
+
+
+def test_an_alarm_that_retrains_on_a_critical_feature_names_the_feature() -> None:
+    config, observed = by_features(["income"], income="0.12")
+    in_alarm = state(status=Status.ALARM, episode=episode())
+
+    decision = evaluate(config, in_alarm, [observed], day(1), "v1")
+
+    assert decision.reason == (
+        "critical feature income 0.12 above its threshold (drift 0.12, critical 0.2): retraining started "
+        f"(attempt 1 of episode {EPISODE})"
+    )
+
+
+def test_each_thin_datapoint_is_listed_with_its_count_and_time() -> None:
+    config = monitor(min_samples=100, evaluation_periods=2, datapoints_to_trigger=2)
+    thin = [Observation(at=day(n), score=0.3, sample_count=count) for n, count in ((0, 12), (1, 5))]
+
+    decision = evaluate(config, state(), thin, day(1), "v1")
+
+    assert decision.reason == (
+        "no fresh datapoint: insufficient data, state kept; 2 datapoint(s) counted as missing: sample_count below "
+        "min_samples 100 (12 at 2024-08-01T00:00:00+00:00, 5 at 2024-08-02T00:00:00+00:00)"
+    )
+
+
+def test_an_alarm_without_a_fresh_datapoint_says_its_drift_is_missing() -> None:
+    in_alarm = state(status=Status.ALARM, episode=episode())
+
+    decision = evaluate(monitor(missing_data="not_breaching"), in_alarm, [], day(1), "v1")
+
+    assert decision.reason == "drift missing not below reset 0.15: not re-armed"
+
+
+def test_a_maintenance_window_blocks_in_its_own_words_from_the_instant_a_mute_ends() -> None:
+    # 2024-08-04T00:00Z is 02:00 on a Sunday in Berlin: the window opens exactly when the mute ends
+    config = monitor(
+        mode="muted",
+        muted_until="2024-08-04T00:00:00Z",
+        maintenance=[{"cron": "0 2 * * SUN", "duration": "3h", "timezone": "Europe/Berlin"}],
+    )
+
+    decision = evaluate(config, state(), [obs(3, 0.3)], day(3), "v1")
+
+    assert decision.reason == "drift 0.3 > 0.2; retraining blocked: maintenance window until 2024-08-04T03:00:00+00:00"
+
+
+def test_a_stale_tick_says_when_the_state_was_decided() -> None:
+    decided = state(decided_at=day(2), updated_at=day(2))
+
+    decision = evaluate(monitor(), decided, [obs(1, 0.3)], day(1), "v1")
+
+    assert decision.outcome == "stale"
+    assert decision.reason == "stale tick: the state was last decided at 2024-08-03T00:00:00+00:00, after this tick"
