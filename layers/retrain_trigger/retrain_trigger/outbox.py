@@ -186,9 +186,8 @@ def failed_try(
     make it."""
     attempts = action.attempts + 1
     gave_up = attempts >= retry.max_attempts and not outage
-    retried: dict[str, object] = {"status": "pending", "tried_by": None}
-    if unknown:
-        retried = {"status": action.status, "tried_by": action.tried_by}
+    # unknown: the try stays as announced (its status and claim unchanged), so the next try looks it up again
+    retried: dict[str, object] = {} if unknown else {"status": "pending", "tried_by": None}
     record = action.model_copy(
         update={
             "attempts": attempts,

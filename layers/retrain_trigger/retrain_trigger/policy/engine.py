@@ -35,8 +35,8 @@ def evaluate(
     basis = armed or state
     window = Window.at(monitor, basis, datapoints, now, tick)
     ctx = Context(monitor, basis, now, config_version, window, stored=state if armed else None, held=tuple(held))
-    plan = model_age(ctx, window, _by_status(ctx, window))
-    plan = rules.announce_after_mute(ctx, window, plan)
+    plan = model_age(ctx, _by_status(ctx, window))
+    plan = rules.announce_after_mute(ctx, plan)
     plan = plan if acknowledged(ctx.state) else rules.renotify(ctx, window, plan)
     return decision(ctx, rules.data_gap(ctx, window, plan))
 

@@ -21,10 +21,9 @@ from retrain_trigger.model import ARMED, Episode, episode_id
 from retrain_trigger.policy.decisions import Context, Keep, Plan, also_set
 from retrain_trigger.policy.maintenance import muted_reason
 from retrain_trigger.policy.rules import start_retraining
-from retrain_trigger.policy.window import Window
 
 
-def model_age(ctx: Context, window: Window, plan: Plan) -> Plan:
+def model_age(ctx: Context, plan: Plan) -> Plan:
     """OK or WARNING, nothing else decided: past `max_model_age` a retraining starts (RETRAINING), once per age
     window; before the age is known, the first evaluation records when it starts counting."""
     monitor, state, now = ctx.monitor, ctx.state, ctx.now
@@ -50,7 +49,7 @@ def model_age(ctx: Context, window: Window, plan: Plan) -> Plan:
         announced=monitor.acting_at(now) or monitor.mode == "shadow",
         shadow=monitor.mode == "shadow",
     )
-    return start_retraining(ctx, window, episode, None, age, {})
+    return start_retraining(ctx, episode, None, age, {})
 
 
 def age_window(model_at: datetime, limit: timedelta, now: datetime) -> datetime | None:

@@ -88,7 +88,7 @@ def _approve(ctx: Context, episode: Episode, command: OperatorCommand) -> Answer
     approved = episode.model_copy(update={"approval": "approved"})
     trigger = Observation(episode.opened_at, episode.trigger_score) if episode.trigger_score is not None else None
     above = f"approved{_by(command)}"
-    plan = rules.start_retraining(ctx, None, approved, trigger, above, {})
+    plan = rules.start_retraining(ctx, approved, trigger, above, {})
     return _answer(ctx, "done", f"attempt {attempt} of episode {episode.id} approved: retraining starts", plan)
 
 

@@ -88,7 +88,7 @@ def in_alarm(ctx: Context, window: Window) -> Plan:
     blockers, guards = _blockers(ctx, episode, trigger)
     if blockers:
         return Keep(f"still critical; retraining blocked: {'; '.join(blockers)}", guards=guards)
-    return start_retraining(ctx, window, episode, trigger, window.above_text(trigger, window.score_text()), guards)
+    return start_retraining(ctx, episode, trigger, window.above_text(trigger, window.score_text()), guards)
 
 
 def retraining(ctx: Context, window: Window) -> Plan:
@@ -124,7 +124,6 @@ def after_retraining(ctx: Context, window: Window) -> Plan:
 
 def start_retraining(
     ctx: Context,
-    window: Window | None,
     episode: Episode,
     trigger: Observation | None,
     above: str,
@@ -193,7 +192,7 @@ def left_shadow(ctx: Context) -> MonitorState | None:
 # -- the steps after a state's rule: repeat alerts, no data -------------------------------------------------------
 
 
-def announce_after_mute(ctx: Context, window: Window, plan: Plan) -> Plan:
+def announce_after_mute(ctx: Context, plan: Plan) -> Plan:
     """An episode opened while muted, still open (ALARM, RETRAINED) when the mute ends: its alert, once."""
     episode = ctx.state.episode
     if not isinstance(plan, Keep) or episode is None or ctx.state.status not in (Status.ALARM, Status.RETRAINED):
@@ -255,7 +254,7 @@ def _retrain_or_alert(ctx: Context, window: Window, episode: Episode, alert: Not
     blockers, guards = _blockers(ctx, episode, trigger)
     above = window.above_text(trigger, str(trigger.score) if trigger else "missing")
     if not blockers:
-        return start_retraining(ctx, window, episode, trigger, above, guards)
+        return start_retraining(ctx, episode, trigger, above, guards)
     why = f"{above}; retraining blocked: {'; '.join(blockers)}"
     escalated = episode.model_copy(update={"escalated": episode.escalated or alert == "escalation"})
     notice = tell(ctx, alert, ctx.alert_kinds, why, trigger)
