@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
-from hypothesis import event, given, target
+from hypothesis import event, example, given, target
 from hypothesis import strategies as st
 
-from retrain_trigger.model import Status
+from retrain_trigger.model import ARMED, OperatorCommand, Status
+from retrain_trigger.policy import on_command
 
 from .scenario import Replay, day, monitor
 
+MUTED = {"mode": "muted", "muted_until": "2024-09-01T00:00:00Z"}
 scores = st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=0.5)), min_size=1, max_size=40)
 
 
@@ -192,3 +194,40 @@ def test_shadow_and_active_visit_the_same_states_on_the_same_series() -> None:
 
     check()
     assert seen["would-be retraining"] > 0 and seen["blocked by cooldown"] > 0
+
+
+def test_an_episode_is_open_exactly_outside_the_armed_states_and_a_request_exactly_while_awaiting_approval() -> None:
+    """The two invariants the fleet's `cause_open` and the approval rules rely on, over ticks, retraining outcomes,
+    deployments and operator answers in any order, with approval required or not and the mode switched between
+    active, muted and shadow."""
+    seen: Counter[str] = Counter()
+    scored = [None, 0.05, 0.12, 0.3, 0.3, 0.4]  # None: no datapoint that day
+    other = ["succeeded", "failed", "executing", "deployed", "approve", "reject", "acknowledge"]
+    steps = st.lists(st.sampled_from([*scored, *other, "active", "shadow", "muted", "no approval"]), max_size=40)
+
+    @given(steps=steps)
+    @example(steps=[0.05, 0.3, "acknowledge", "approve", "executing", "succeeded", 0.3, 0.3, 0.3, "reject", 0.1])
+    @example(steps=[0.3, "deployed", "no approval", 0.3, "shadow", "approve", 0.3, "active", 0.3, "muted", 0.4])
+    def check(steps: list[float | str | None]) -> None:
+        base = {"approval": "required", "grace_period": "1d", "cooldown": "2d", "approval_timeout": "3d"}
+        modes = {"active": {}, "shadow": {"mode": "shadow"}, "muted": MUTED, "no approval": {"approval": "none"}}
+        replay = Replay(monitor(**base))
+        for n, step in enumerate(steps):
+            if not isinstance(step, str):
+                replay.score(n, step)
+            elif step in modes:
+                replay.config = monitor(**(base | modes[step]))
+            elif step in ("approve", "reject", "acknowledge"):
+                ask = OperatorCommand(kind=step, monitor_id="churn-model", at=day(n + 0.5))  # type: ignore[arg-type]
+                replay._commit(on_command(replay.config, replay.state, ask, "v1").decision)
+            else:
+                replay.lifecycle(n + 0.5, step)
+            state = replay.state
+            assert (state.episode is None) == (state.status in ARMED)
+            requested = state.episode is not None and state.episode.approval == "requested"
+            assert requested == (state.status is Status.AWAITING_APPROVAL)
+            seen["awaiting approval"] += state.status is Status.AWAITING_APPROVAL
+            seen["answered"] += state.episode is not None and state.episode.approval in ("approved", "rejected")
+
+    check()
+    assert seen["awaiting approval"] > 0 and seen["answered"] > 0
