@@ -4,6 +4,7 @@ the announcement of the outbox's own transition, and a delivery whose action ano
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,12 +27,11 @@ KEY = f"{EPISODE}#1:retrain_started"
 PIPELINE = {"name": "churn-model-retraining"}
 
 
+@dataclass
 class WriteRecordingStore(FakeStateStore):
     """The fake store, keeping every state a commit wrote (landed or not), in order."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[MonitorState] = []
+    written: list[MonitorState] = field(default_factory=list)
 
     def commit(self, state: MonitorState, expected_version: int, history: HistoryEntry | None) -> MonitorState:
         self.written.append(state)
