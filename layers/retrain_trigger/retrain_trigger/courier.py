@@ -244,8 +244,9 @@ def perform(
     action: ActionRecord,
     version: str,
     gateway: ActionGateway,
-    grouped_in: str = "",
+    grouped_in: str,
 ) -> str:
+    """Make one try of `action`; `grouped_in`: the key of the published digest listing it (an alert), else ''."""
     match action.kind:
         case "sagemaker":
             return gateway.start_pipeline(messages.pipeline_start(monitor, action))
