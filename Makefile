@@ -150,7 +150,7 @@ test: lint typecheck pytest docs sam-validate sam-build sam-local cfn-lint check
 bench: venv $(if $(QUICK),,sam-build)
 	BENCH_COMMAND="make bench$(if $(QUICK), QUICK=1)" $(BIN)/python -m retrain_trigger_local.bench $(if $(QUICK),--quick,--docs docs/benchmark.md) --out $(OUT)
 
-# By hand, not in `make test`: about 15 minutes on 2 cores. docs/mutants.md holds the last measured run.
+# By hand, not in `make test`: about 6 minutes on 2 idle cores. docs/mutants.md holds the last measured run.
 MAX_CHILDREN ?= 2
 mutants: venv
 	$(BIN)/python scripts/mutants.py --max-children $(MAX_CHILDREN)
