@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from retrain_trigger.config import MonitorConfig
-from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, Status
+from retrain_trigger.features import observe
+from retrain_trigger.model import Decision, LifecycleEvent, MonitorState, Observation, OperatorCommand, Status
 from retrain_trigger.outbox import delivered
-from retrain_trigger.policy import evaluate, on_lifecycle
+from retrain_trigger.policy import Answer, evaluate, on_command, on_lifecycle
 
 T0 = datetime(2024, 8, 1, tzinfo=UTC)
 
@@ -35,6 +37,21 @@ def monitor(**overrides: Any) -> MonitorConfig:
 
 def obs(n: float, score: float, **metrics: float) -> Observation:
     return Observation(at=day(n), score=score, metrics=metrics)
+
+
+def scored(keys: dict[str, Any] | None = None, **score: Any) -> MonitorConfig:
+    """A monitor (with the other `keys`) whose score comes from four features: age, income, tenure and plan."""
+    features = {"features": ["age", "income", "tenure", "plan"], "feature_threshold": 0.08}
+    return monitor(score=features | score, **(keys or {}))
+
+
+def read(config: MonitorConfig, values: Mapping[str, object], n: float = 0) -> Observation:
+    """The day-n datapoint a score item with these `values` (Decimals, as DynamoDB gives them) is read into."""
+    return observe(config, day(n), dict(values), "drift_score", {}, ("drift_score",))
+
+
+def decimals(**values: str) -> dict[str, Decimal]:
+    return {name: Decimal(value) for name, value in values.items()}
 
 
 @dataclass
@@ -72,6 +89,14 @@ class Replay:
             fields = {"episode_id": episode.id, "attempt": episode.retrains, **fields}
         event = LifecycleEvent(kind=kind, at=day(n), **fields)  # type: ignore[arg-type]
         return self._commit(on_lifecycle(self.config, self.state, event, "v1"))
+
+    def command(self, kind: str, at: datetime, version: str = "v1", **fields: Any) -> Answer:
+        """An operator's command (`fields`: its episode_id, by), applied as the service does: decided, then
+        committed (and delivered) under config `version`."""
+        ask = OperatorCommand(kind=kind, monitor_id=self.config.id, at=at, **fields)  # type: ignore[arg-type]
+        answer = on_command(self.config, self.state, ask, version)
+        self._commit(answer.decision)
+        return answer
 
     def retrains(self) -> list[Decision]:
         return [d for d in self.decisions if any(a.notice.event == "retrain_started" for a in d.new_actions)]

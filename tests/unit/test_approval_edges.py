@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from retrain_trigger.model import OperatorCommand, Status
-from retrain_trigger.policy import on_command
+from retrain_trigger.model import Status
 
 from .scenario import Replay, day, monitor
 
@@ -25,10 +24,7 @@ def awaiting(**overrides: Any) -> Replay:
 
 
 def command(replay: Replay, kind: str, at: datetime, episode: str = EPISODE) -> Any:
-    ask = OperatorCommand(kind=kind, monitor_id="churn-model", at=at, episode_id=episode, by="ana")  # type: ignore[arg-type]
-    answer = on_command(replay.config, replay.state, ask, "v1")
-    replay._commit(answer.decision)
-    return answer
+    return replay.command(kind, at, episode_id=episode, by="ana")
 
 
 def age_awaiting() -> Replay:

@@ -32,10 +32,7 @@ def awaiting(**overrides: Any) -> Replay:
 
 def command(replay: Replay, kind: str, at: datetime, episode: str | None = EPISODE, by: str = "ana") -> Any:
     """Apply an operator's command as the service does: decide, then commit (and deliver) when it changed."""
-    ask = OperatorCommand(kind=kind, monitor_id="churn-model", at=at, episode_id=episode, by=by)  # type: ignore[arg-type]
-    answer = on_command(replay.config, replay.state, ask, "v1")
-    replay._commit(answer.decision)
-    return answer
+    return replay.command(kind, at, episode_id=episode, by=by)
 
 
 def deliver_all(state: MonitorState, at: datetime) -> MonitorState:

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from retrain_trigger.config import MonitorConfig
 from retrain_trigger.courier import Courier, history
 from retrain_trigger.errors import DependencyError
-from retrain_trigger.features import observe
 from retrain_trigger.model import MonitorState, Status
 from retrain_trigger.outbox import RetryPolicy
 from retrain_trigger.policy import evaluate
 from retrain_trigger.ports import Alert, HistoryEntry
 from tests.shared.fakes import FakeGateway, FakeStateStore
 
-from .scenario import day, monitor, obs
+from .scenario import day, decimals, monitor, obs, read, scored
 
 WALL = day(10)  # the real clock: leases count in it
 LEASE = timedelta(minutes=5)
@@ -60,11 +58,8 @@ def courier(config: MonitorConfig, store: FakeStateStore, gateway: FakeGateway) 
 
 def test_a_transitions_history_entry_keeps_the_top_features_of_a_feature_scored_monitor_ranked() -> None:
     # given a monitor scored from four features, breached by one item (combined by max: income 0.30)
-    config = monitor(
-        score={"features": ["age", "income", "tenure", "plan"], "feature_threshold": 0.08, "combine": "max"}
-    )
-    item = {"age": Decimal("0.05"), "income": Decimal("0.30"), "tenure": Decimal("0.10"), "plan": Decimal("0.02")}
-    datapoint = observe(config, day(0), item, "drift_score", {}, ("drift_score",))
+    config = scored(combine="max")
+    datapoint = read(config, decimals(age="0.05", income="0.30", tenure="0.10", plan="0.02"))
     decision = evaluate(config, MonitorState(monitor_id="churn-model"), [datapoint], day(0), "v1")
 
     # when its history entry is written

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from retrain_trigger.model import Decision, LifecycleEvent, OperatorCommand, Status
+from retrain_trigger.model import Decision, LifecycleEvent, Status
 from retrain_trigger.outbox import is_start
-from retrain_trigger.policy import evaluate, on_command, on_lifecycle
+from retrain_trigger.policy import evaluate, on_lifecycle
 
 from .scenario import Replay, day, monitor, obs
 
@@ -17,10 +17,10 @@ GUARDED = [{"metric": "accuracy", "below": 0.85}]
 
 
 def answer(replay: Replay, kind: str, at: datetime) -> Decision:
+    """The operator ana's answer about the open episode."""
     episode = replay.state.episode
     assert episode is not None
-    ask = OperatorCommand(kind=kind, monitor_id="churn-model", at=at, episode_id=episode.id, by="ana")  # type: ignore[arg-type]
-    return replay._commit(on_command(replay.config, replay.state, ask, "v1").decision)
+    return replay.command(kind, at, episode_id=episode.id, by="ana").decision
 
 
 class TestShadowMode:

@@ -12,22 +12,12 @@ from retrain_trigger.config import parse_catalog
 from retrain_trigger.errors import BadInput
 from retrain_trigger.features import from_metrics, metric_names, observe
 from retrain_trigger.messages import alert
-from retrain_trigger.model import MonitorState, Observation, Status
+from retrain_trigger.model import MonitorState, Status
 from retrain_trigger.policy import evaluate
 
-from .scenario import day, monitor
+from .scenario import day, monitor, read, scored
 
 ITEM = {"age": Decimal("0.05"), "income": Decimal("0.30"), "tenure": Decimal("0.10"), "plan": Decimal("0.02")}
-
-
-def scored(keys: dict[str, Any] | None = None, **score: Any) -> Any:
-    """A monitor (with the other `keys`) whose score comes from the four features of ITEM."""
-    features = {"features": ["age", "income", "tenure", "plan"], "feature_threshold": 0.08}
-    return monitor(score=features | score, **(keys or {}))
-
-
-def read(config: Any, values: dict[str, object], n: float = 0) -> Observation:
-    return observe(config, day(n), values, "drift_score", {}, ("drift_score",))
 
 
 class TestCombine:

@@ -32,10 +32,7 @@ def in_alarm() -> Replay:
 
 
 def command(replay: Replay, kind: str, at: datetime, by: str = "ana", version: str = "v1") -> Any:
-    ask = OperatorCommand(kind=kind, monitor_id="churn-model", at=at, episode_id=EPISODE, by=by)  # type: ignore[arg-type]
-    answer = on_command(replay.config, replay.state, ask, version)
-    replay._commit(answer.decision)
-    return answer
+    return replay.command(kind, at, version, episode_id=EPISODE, by=by)
 
 
 class TestAnswers:

@@ -12,8 +12,7 @@ from itertools import pairwise
 from hypothesis import event, example, given, target
 from hypothesis import strategies as st
 
-from retrain_trigger.model import ARMED, OperatorCommand, Status
-from retrain_trigger.policy import on_command
+from retrain_trigger.model import ARMED, Status
 
 from .scenario import Replay, day, monitor
 
@@ -218,8 +217,7 @@ def test_an_episode_is_open_exactly_outside_the_armed_states_and_a_request_exact
             elif step in modes:
                 replay.config = monitor(**(base | modes[step]))
             elif step in ("approve", "reject", "acknowledge"):
-                ask = OperatorCommand(kind=step, monitor_id="churn-model", at=day(n + 0.5))  # type: ignore[arg-type]
-                replay._commit(on_command(replay.config, replay.state, ask, "v1").decision)
+                replay.command(step, day(n + 0.5))
             else:
                 replay.lifecycle(n + 0.5, step)
             state = replay.state

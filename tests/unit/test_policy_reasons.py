@@ -3,14 +3,13 @@ on-call engineer reads to learn why a model was, or was not, retrained."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from retrain_trigger.features import observe
+from retrain_trigger.config import MonitorConfig
 from retrain_trigger.model import Episode, MonitorState, Notice, Observation, Status
 from retrain_trigger.policy import evaluate
 
-from .scenario import day, monitor, obs
+from .scenario import day, decimals, monitor, obs, read, scored
 
 EPISODE = "churn-model@20240801T000000Z"
 
@@ -271,13 +270,11 @@ def test_a_muted_episodes_late_announcement_is_its_first_alert_not_a_repeat() ->
 # -- the words of a breach by a critical feature, of thin and missing datapoints, of a window, of a stale tick -----
 
 
-def by_features(critical_features: list[str], **values: str) -> tuple[Any, Observation]:
+def by_features(critical_features: list[str], **values: str) -> tuple[MonitorConfig, Observation]:
     """A monitor scored by the max of four features (threshold 0.08 each), and its day-1 datapoint from `values`."""
-    features = {"features": ["age", "income", "tenure", "plan"], "feature_threshold": 0.08}
-    config = monitor(score=features | {"combine": "max", "critical_features": critical_features})
+    config = scored(combine="max", critical_features=critical_features)
     item = {"age": "0.05", "income": "0.1", "tenure": "0.02", "plan": "0.02"} | values
-    observed = observe(config, day(1), {k: Decimal(v) for k, v in item.items()}, "drift_score", {}, ("drift_score",))
-    return config, observed
+    return config, read(config, decimals(**item), 1)
 
 
 def test_a_score_above_critical_is_named_as_the_breach_even_when_a_critical_feature_also_breaches() -> None:
