@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain_trigger.adapters.data_capture import S3DataStore, ScoreTableWriter
 from retrain_trigger.events import ScheduledTick, parse_event
-from retrain_trigger_drift.job import ScoreJobError, get_score_settings, score_newest_window
+from retrain_trigger_drift_data.job import ScoreJobError, get_score_settings, score_newest_window
 
 logger = Logger()
 metrics = Metrics()

@@ -1,5 +1,5 @@
 """`retrain-trigger baseline` and `retrain-trigger score`: drift from the data itself, through the same
-retrain_trigger_drift code the ScoreFunction runs."""
+retrain_trigger_drift_data code the ScoreFunction runs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from retrain_trigger_cli.errors import UsageError
 from retrain_trigger_drift.combine import HOWS, CombineError
-from retrain_trigger_drift.metrics import DEFAULT_THRESHOLDS, METHODS, Score, Scorer
-from retrain_trigger_drift.profile import DEFAULT_BINS, Profile, ProfileError, build_profile
-from retrain_trigger_drift.tables import FORMATS, TableError, read_chunks
+from retrain_trigger_drift_data.metrics import DEFAULT_THRESHOLDS, METHODS, Score, Scorer
+from retrain_trigger_drift_data.profile import DEFAULT_BINS, Profile, ProfileError, build_profile
+from retrain_trigger_drift_data.tables import FORMATS, TableError, read_chunks
 
 _DEFAULT_THRESHOLDS = ", ".join(f"{k} {v}" for k, v in DEFAULT_THRESHOLDS.items())
 

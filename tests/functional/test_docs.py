@@ -229,7 +229,7 @@ def test_every_path_in_the_code_map_exists() -> None:
 
 def package_dirs() -> set[str]:
     """Every folder of shipped or local code: the handlers' folders and each package, as the tree has them."""
-    roots = [ROOT / "functions", ROOT / "layers" / "retrain_trigger", ROOT / "src"]
+    roots = [ROOT / "functions", ROOT / "layers", ROOT / "src"]
     return {
         str(path.parent.relative_to(ROOT))
         for root in roots

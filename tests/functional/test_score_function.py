@@ -17,10 +17,10 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from retrain_trigger.adapters.clients import aws_client
-from retrain_trigger_drift import job
-from retrain_trigger_drift.metrics import Scorer
-from retrain_trigger_drift.profile import Profile, build_profile
-from retrain_trigger_drift.tables import capture_chunks
+from retrain_trigger_drift_data import job
+from retrain_trigger_drift_data.metrics import Scorer
+from retrain_trigger_drift_data.profile import Profile, build_profile
+from retrain_trigger_drift_data.tables import capture_chunks
 from retrain_trigger_local.intrinsics import Resolver, effective_parameters, evaluate_conditions
 from retrain_trigger_local.runtime import load_handler
 from retrain_trigger_local.sam_package import translate_template
@@ -194,7 +194,7 @@ def test_the_score_function_and_its_numpy_layer_are_off_by_default() -> None:
     )
 
 
-def test_only_the_score_function_gets_the_numpy_layer_and_it_holds_numpy_only() -> None:
+def test_only_the_score_function_gets_the_numpy_layer_and_it_installs_numpy_only() -> None:
     functions = {k: v for k, v in read_template()["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
     assert [k for k, v in functions.items() if {"Ref": "DriftLayer"} in v["Properties"].get("Layers", [])] == [
         "ScoreFunction"

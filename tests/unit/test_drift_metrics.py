@@ -13,9 +13,9 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from retrain_trigger_drift.metrics import EMPTY_SHARE, Scorer
-from retrain_trigger_drift.profile import Profile, build_profile
-from retrain_trigger_drift.tables import Chunk
+from retrain_trigger_drift_data.metrics import EMPTY_SHARE, Scorer
+from retrain_trigger_drift_data.profile import Profile, build_profile
+from retrain_trigger_drift_data.tables import Chunk
 
 N = 60_000
 rng = np.random.default_rng(20261207)

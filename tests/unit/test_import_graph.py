@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from tests.support.imports import find_cycle, import_graph
@@ -9,6 +10,17 @@ from tests.support.imports import find_cycle, import_graph
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "retrain_trigger" / "retrain_trigger"
 CLI = ROOT / "src" / "retrain_trigger_cli"
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level packages a file imports, anywhere in it (a deferred import counts: it ships all the same)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
 
 
 def test_the_layer_package_imports_no_module_in_a_circle() -> None:
@@ -61,3 +73,18 @@ def test_the_checker_finds_a_circle_through_a_deferred_import_and_skips_type_che
     assert find_cycle(graph) == ["loop.a", "loop.b", "loop.c", "loop.a"]
     assert graph["loop.d"] == set()  # only under TYPE_CHECKING
     assert graph["loop.e"] == {"loop.d"}
+
+
+def test_no_file_of_the_shared_layer_imports_numpy_pandas_matplotlib_or_moto() -> None:
+    """The SharedLayer is every function's: its cold start and its size. numpy lives in the DriftLayer (the
+    ScoreFunction's alone), pandas and matplotlib in the local tools, moto in the tests."""
+    heavy = {"numpy", "pandas", "matplotlib", "moto"}
+    files = sorted((ROOT / "layers" / "retrain_trigger").rglob("*.py"))
+    found = {
+        str(path.relative_to(ROOT)): sorted(imported & heavy)
+        for path in files
+        if (imported := top_level_imports(path)) & heavy
+    }
+
+    assert len(files) > 50 and "numpy" in top_level_imports(ROOT / "layers/drift/retrain_trigger_drift_data/metrics.py")
+    assert found == {}

@@ -1,4 +1,4 @@
-"""Drift scoring speed: `score` (retrain_trigger_drift, profile + chunks) against scipy.stats per column
+"""Drift scoring speed: `score` (retrain_trigger_drift_data, profile + chunks) against scipy.stats per column
 (ks_2samp + wasserstein_distance on the full reference and current), on the same data, and the peak memory of a
 fresh process scoring many more rows in chunks.
 
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from retrain_trigger_drift.metrics import NumericDrift
-from retrain_trigger_drift.profile import NumericProfile, numeric_profile
-from retrain_trigger_drift.tables import Chunk
+from retrain_trigger_drift_data.metrics import NumericDrift
+from retrain_trigger_drift_data.profile import NumericProfile, numeric_profile
+from retrain_trigger_drift_data.tables import Chunk
 from retrain_trigger_local.bench.ticks import RSS_LAUNCHER
 
 ROWS = 1_000_000

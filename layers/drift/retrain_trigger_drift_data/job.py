@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retrain_trigger.score_items import feature_attribute
 from retrain_trigger_drift.combine import HOWS
-from retrain_trigger_drift.metrics import METHODS, Score, Scorer
 from retrain_trigger_drift.ports import DataObject, DataStore, ScoreWriter
-from retrain_trigger_drift.profile import Profile, ProfileError
-from retrain_trigger_drift.tables import Chunk, TableError, capture_chunks, csv_chunks
+from retrain_trigger_drift_data.metrics import METHODS, Score, Scorer
+from retrain_trigger_drift_data.profile import Profile, ProfileError
+from retrain_trigger_drift_data.tables import Chunk, TableError, capture_chunks, csv_chunks
 
 
 class ScoreSettings(BaseModel):

@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from retrain_trigger_drift.combine import combine
-from retrain_trigger_drift.profile import CategoricalProfile, NumericProfile, Profile
-from retrain_trigger_drift.tables import Chunk, TableError
+from retrain_trigger_drift_data.profile import CategoricalProfile, NumericProfile, Profile
+from retrain_trigger_drift_data.tables import Chunk, TableError
 
 Method = Literal["psi", "js", "ks", "wasserstein"]
 METHODS: tuple[str, ...] = get_args(Method)

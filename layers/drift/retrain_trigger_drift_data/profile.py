@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrain_trigger_drift.tables import Chunk
+from retrain_trigger_drift_data.tables import Chunk
 
 PROFILE_VERSION = 1
 DEFAULT_QUANTILES = 1000
